@@ -1,0 +1,47 @@
+"""Schema migrations, applied in order; the database's user_version is how many ran.
+
+Append new migrations; never edit one that has shipped.
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: images, layers, tags and containers.
+    """
+    CREATE TABLE layers (
+        id      TEXT PRIMARY KEY,          -- sha256:<hex> of the uncompressed tar (diffID)
+        size    INTEGER NOT NULL,          -- bytes of the extracted files
+        created TEXT NOT NULL
+    );
+    CREATE TABLE images (
+        id      TEXT PRIMARY KEY,          -- sha256:<hex> of config, as Docker's ids
+        config  BLOB NOT NULL,             -- the OCI image config JSON, exact bytes
+        created TEXT NOT NULL
+    );
+    CREATE TABLE image_layers (
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,         -- 0 is the base layer
+        layer_id TEXT NOT NULL REFERENCES layers(id),
+        PRIMARY KEY (image_id, position)
+    );
+    CREATE INDEX image_layers_by_layer ON image_layers(layer_id);
+    CREATE TABLE tags (
+        name     TEXT PRIMARY KEY,         -- normalized "repository:tag"
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+    );
+    CREATE INDEX tags_by_image ON tags(image_id);
+    CREATE TABLE containers (
+        id          TEXT PRIMARY KEY,      -- 64 hex digits
+        name        TEXT NOT NULL UNIQUE,
+        image_id    TEXT NOT NULL REFERENCES images(id),
+        image_ref   TEXT NOT NULL,         -- what the user typed, shown by ps
+        created     TEXT NOT NULL,
+        options     TEXT NOT NULL,         -- JSON: the create options
+        state       TEXT NOT NULL,         -- created | running | exited
+        pid         INTEGER,
+        exit_code   INTEGER,
+        started_at  TEXT,
+        finished_at TEXT,
+        error       TEXT
+    );
+    CREATE INDEX containers_by_image ON containers(image_id);
+    """,
+)
