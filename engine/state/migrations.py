@@ -36,7 +36,8 @@ MIGRATIONS: tuple[str, ...] = (
         created     TEXT NOT NULL,
         options     TEXT NOT NULL,         -- JSON: the create options
         state       TEXT NOT NULL,         -- created | running | exited
-        pid         INTEGER,
+        monitor_pid INTEGER,               -- the process supervising the container
+        monitor_start INTEGER,             -- its start time (/proc/PID/stat), against pid reuse
         exit_code   INTEGER,
         started_at  TEXT,
         finished_at TEXT,

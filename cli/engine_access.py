@@ -1,0 +1,31 @@
+"""What every command does: open the engine from the global flags, report per object."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Awaitable, Callable
+
+from engine.api import Engine
+from engine.errors import BerthError
+
+
+def open_engine(args: argparse.Namespace) -> Engine:
+    return Engine.open(args.root, args.runroot)
+
+
+async def report_each(
+    refs: list[str], action: Callable[[str], Awaitable[object]], *, echo: bool = True
+) -> int:
+    """Apply ``action`` to each ref like Docker: go on after a failure, exit 1 if any failed."""
+    status = 0
+    for ref in refs:
+        try:
+            await action(ref)
+        except BerthError as error:
+            print(f"berth: {error}", file=sys.stderr)
+            status = 1
+        else:
+            if echo:
+                print(ref)
+    return status

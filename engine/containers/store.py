@@ -1,0 +1,78 @@
+"""Container rows: lookup by name, id or id prefix, and state changes."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from engine.containers.model import Container, CreateOptions, stored_options
+from engine.errors import AmbiguousError, ConflictError, NotFoundError
+from engine.state import Database
+
+
+class ContainerStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def insert(
+        self, container_id: str, name: str, image_id: str, options: CreateOptions,
+        args: list[str], created: str,
+    ) -> None:  # fmt: skip
+        try:
+            with self._db.write() as tx:
+                tx.execute(
+                    "INSERT INTO containers"
+                    " (id, name, image_id, image_ref, created, options, state)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'created')",
+                    (container_id, name, image_id, options.image, created,
+                     stored_options(options, args)),
+                )  # fmt: skip
+        except sqlite3.IntegrityError:
+            owner = self._db.query("SELECT id FROM containers WHERE name = ?", (name,))
+            if not owner:
+                raise
+            raise ConflictError(
+                f'the name "{name}" is already in use by container {owner[0]["id"][:12]}: '
+                "remove it (berth rm) or choose another name"
+            ) from None
+
+    def name_taken(self, name: str) -> bool:
+        return bool(self._db.query("SELECT 1 FROM containers WHERE name = ?", (name,)))
+
+    def all(self) -> list[Container]:
+        rows = self._db.query("SELECT * FROM containers ORDER BY created DESC")
+        return [Container.from_row(row) for row in rows]
+
+    def get(self, container_id: str) -> Container | None:
+        rows = self._db.query("SELECT * FROM containers WHERE id = ?", (container_id,))
+        return Container.from_row(rows[0]) if rows else None
+
+    def resolve(self, ref: str) -> Container:
+        """The container ``ref`` names: exact id, then exact name, then a unique id prefix."""
+        ref = ref.removeprefix("/")
+        rows = self._db.query("SELECT * FROM containers WHERE id = ? OR name = ?", (ref, ref))
+        if not rows and ref and all(c in "0123456789abcdef" for c in ref):
+            rows = self._db.query(
+                "SELECT * FROM containers WHERE id >= ? AND id < ? ORDER BY id",
+                (ref, ref + "g"),
+            )
+            if len(rows) > 1:
+                raise AmbiguousError(
+                    f'container id prefix "{ref}" matches {len(rows)} containers: '
+                    "give more characters"
+                )
+        if not rows:
+            raise NotFoundError(f'no such container: "{ref}" (see berth ps -a)')
+        # An exact id beats a name that happens to equal another container's id.
+        rows.sort(key=lambda row: row["id"] != ref)
+        return Container.from_row(rows[0])
+
+    def update(self, container_id: str, **fields: object) -> None:
+        columns = ", ".join(f"{column} = ?" for column in fields)
+        with self._db.write() as tx:
+            tx.execute(
+                f"UPDATE containers SET {columns} WHERE id = ?", (*fields.values(), container_id)
+            )
+
+    def delete(self, container_id: str) -> None:
+        with self._db.write() as tx:
+            tx.execute("DELETE FROM containers WHERE id = ?", (container_id,))

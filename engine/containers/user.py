@@ -1,0 +1,65 @@
+"""Resolve ``-u USER[:GROUP]`` against the container's own /etc/passwd and /etc/group."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import InvalidArgumentError
+from engine.storage.rootpath import resolve_in_root
+
+
+@dataclass(frozen=True)
+class ProcessUser:
+    uid: int
+    gid: int
+    additional_gids: tuple[int, ...]
+    home: str
+
+
+def _read_db(rootfs: Path, name: str) -> list[list[str]]:
+    """Rows of a colon-separated account file in the container, [] when it is absent."""
+    try:
+        text = resolve_in_root(rootfs, f"/etc/{name}").read_text(errors="replace")
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return []
+    return [line.split(":") for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def resolve_user(rootfs: Path, spec: str | None) -> ProcessUser:
+    """uid, gid, supplementary groups and home for ``spec`` (default root), as Docker does.
+
+    Numeric ids need no passwd entry; names must exist in the container's files.
+    """
+    user_part, _, group_part = (spec or "0").partition(":")
+    passwd = [row for row in _read_db(rootfs, "passwd") if len(row) >= 7]
+    groups = [row for row in _read_db(rootfs, "group") if len(row) >= 3]
+
+    entry = next((row for row in passwd if row[0] == user_part or row[2] == user_part), None)
+    if entry is None and not user_part.isdigit():
+        raise InvalidArgumentError(
+            f"unable to find user {user_part}: no matching entries in the container's /etc/passwd"
+        )
+    uid = int(entry[2]) if entry else int(user_part)
+    gid = int(entry[3]) if entry else 0
+    home = entry[5] if entry else "/"
+    if group_part:
+        gid = _group_id(groups, group_part)
+    username = entry[0] if entry else None
+    additional = tuple(
+        int(row[2])
+        for row in groups
+        if username and username in row[3].split(",") and row[2].isdigit() and int(row[2]) != gid
+    )
+    return ProcessUser(uid, gid, additional, home)
+
+
+def _group_id(groups: list[list[str]], group: str) -> int:
+    row = next((row for row in groups if row[0] == group or row[2] == group), None)
+    if row is not None:
+        return int(row[2])
+    if group.isdigit():
+        return int(group)
+    raise InvalidArgumentError(
+        f"unable to find group {group}: no matching entries in the container's /etc/group"
+    )

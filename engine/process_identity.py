@@ -1,0 +1,22 @@
+"""Tell a live process from a recycled pid: a pid plus its start time names one process."""
+
+from __future__ import annotations
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            data = stat.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # The command name (field 2) may hold spaces and parentheses; fields after it don't.
+    fields = data[data.rindex(b")") + 2 :].split()
+    if fields[0] == b"Z":  # a zombie has finished; only its parent's wait is missing
+        return None
+    return int(fields[19])
+
+
+def is_running(pid: int | None, started: int | None) -> bool:
+    """Whether the process ``pid`` that started at ``started`` still runs."""
+    return pid is not None and started is not None and start_time(pid) == started

@@ -1,0 +1,84 @@
+"""Shared fixtures: a real engine under a temporary root, cleaned up even on failure."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.api import Engine
+from engine.paths import EnginePaths
+
+BERTH = str(Path(sys.executable).with_name("berth"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.geteuid() != 0:
+        skip = pytest.mark.skip(reason="berth's tests create real containers and need root")
+        for item in items:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def engine_paths(tmp_path: Path) -> Iterator[EnginePaths]:
+    """A fresh engine root and run dir; afterwards nothing of them may stay mounted."""
+    paths = EnginePaths(tmp_path / "root", tmp_path / "run")
+    yield paths
+    _force_clean(paths)
+
+
+def _force_clean(paths: EnginePaths) -> None:
+    """Remove every container the test left, then fail if the engine leaked a mount."""
+    if paths.database.exists():
+        subprocess.run(
+            [BERTH, "--root", str(paths.root), "--runroot", str(paths.runroot), "rm", "-f",
+             *_all_ids(paths)],
+            capture_output=True, check=False,
+        )  # fmt: skip
+    leaked = [line for line in Path("/proc/self/mounts").read_text().splitlines()
+              if str(paths.root) in line or str(paths.runroot) in line]  # fmt: skip
+    for line in leaked:
+        subprocess.run(["umount", "-l", line.split()[1]], check=False)
+    assert not leaked, f"the test left mounts behind: {leaked}"
+
+
+def _all_ids(paths: EnginePaths) -> list[str]:
+    import sqlite3
+
+    with sqlite3.connect(paths.database) as conn:
+        return [row[0] for row in conn.execute("SELECT id FROM containers")]
+
+
+@pytest.fixture
+async def engine(engine_paths: EnginePaths) -> Engine:
+    """An engine with busybox:latest, made from the host's static busybox."""
+    engine = Engine(engine_paths)
+    await engine.images.create_starter()
+    return engine
+
+
+@pytest.fixture
+def berth(engine: Engine):
+    """Run the installed ``berth`` command on the test's engine."""
+
+    def run(
+        *args: str, input: str | None = None, timeout: float = 30
+    ) -> subprocess.CompletedProcess:
+        command = [BERTH, "--root", str(engine.paths.root), "--runroot", str(engine.paths.runroot)]
+        return subprocess.run(
+            [*command, *args], input=input, capture_output=True, text=True, timeout=timeout,
+            check=False,
+        )  # fmt: skip
+
+    return run
+
+
+def cgroup_dirs(container_id: str) -> list[Path]:
+    """Every directory of a container's cgroup that exists, on any hierarchy."""
+    root = Path("/sys/fs/cgroup")
+    candidates = [root / "berth" / container_id, *root.glob(f"*/berth/{container_id}")]
+    return [path for path in candidates if path.is_dir()]
