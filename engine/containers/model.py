@@ -35,6 +35,8 @@ class Container:
     monitor_pid: int | None
     monitor_start: int | None
     exit_code: int | None
+    restart_count: int
+    stop_requested: bool
     started_at: str | None
     finished_at: str | None
     error: str | None
@@ -63,6 +65,8 @@ class Container:
             monitor_pid=row["monitor_pid"],
             monitor_start=row["monitor_start"],
             exit_code=row["exit_code"],
+            restart_count=row["restart_count"],
+            stop_requested=bool(row["stop_requested"]),
             started_at=row["started_at"],
             finished_at=row["finished_at"],
             error=row["error"],

@@ -39,6 +39,8 @@ MIGRATIONS: tuple[str, ...] = (
         monitor_pid INTEGER,               -- the process supervising the container
         monitor_start INTEGER,             -- its start time (/proc/PID/stat), against pid reuse
         exit_code   INTEGER,
+        restart_count  INTEGER NOT NULL DEFAULT 0,
+        stop_requested INTEGER NOT NULL DEFAULT 0,  -- set by stop: no restart policy applies
         started_at  TEXT,
         finished_at TEXT,
         error       TEXT

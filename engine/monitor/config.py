@@ -1,0 +1,32 @@
+"""What the engine tells a monitor when it starts one: a single JSON argument."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    container_id: str
+    bundle: str  # the OCI bundle
+    rootfs: str  # its root file system, already mounted; unmounted when the monitor ends
+    runtime_root: str  # berth-runtime's state directory
+    socket: str  # the attach socket to serve
+    log: str  # json-file log path
+    database: str
+    tty: bool = False
+    open_stdin: bool = False  # -i: keep the container's stdin open for attach clients
+    restart: str = "no"
+    auto_remove: bool = False
+    log_max_size: int = 0
+    log_max_files: int = 1
+    wait_for_attach: bool = False  # hold the start until the first client attached
+    ready_fd: int = -1  # where to say "started" or why not, then close
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> MonitorConfig:
+        return cls(**json.loads(text))
