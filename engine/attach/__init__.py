@@ -1,0 +1,1 @@
+"""Attach clients: talk to a container's monitor over its attach socket."""
