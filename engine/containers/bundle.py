@@ -53,7 +53,9 @@ def _write_config(bundle: Path, container: Container, image: Image, rootfs: Path
     resolve_in_root(rootfs, cwd).mkdir(parents=True, exist_ok=True)
     hostname = options.hostname or container.short_id
     env = container_env(image_config.get("Env") or [], options.env, hostname, user.home)
-    process = ProcessSpec(list(container.args), env, cwd, user, hostname)
+    if options.tty and not any(entry.startswith("TERM=") for entry in env):
+        env.append("TERM=xterm")
+    process = ProcessSpec(list(container.args), env, cwd, user, hostname, options.tty)
     config = runtime_config(
         process,
         rootfs=ROOTFS,

@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.containers.bundle import container_dirs
-from engine.containers.model import Container
+from engine.containers.model import Container, CreateOptions
 from engine.images import Image
+from engine.monitor.restart import RestartPolicy
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -16,6 +17,7 @@ def container_inspect(
     container: Container, image: Image, bundle: Path, pid: int, lowers: list[Path]
 ) -> dict[str, Any]:
     options = container.options
+    policy = RestartPolicy.parse(options.restart)
     image_config = image.config.get("config", {})
     upper, work, merged = container_dirs(bundle)
     return {
@@ -25,9 +27,9 @@ def container_inspect(
         "Args": container.args[1:],
         "State": {
             "Status": container.state,
-            "Running": container.running,
-            "Paused": False,
-            "Restarting": False,
+            "Running": container.state in ("running", "paused"),
+            "Paused": container.state == "paused",
+            "Restarting": container.state == "restarting",
             "OOMKilled": False,
             "Dead": False,
             "Pid": pid,
@@ -40,11 +42,16 @@ def container_inspect(
         "ResolvConfPath": str(bundle / "resolv.conf"),
         "HostnamePath": str(bundle / "hostname"),
         "HostsPath": str(bundle / "hosts"),
+        "LogPath": str(bundle / "ctr.log"),
         "Name": "/" + container.name,
-        "RestartCount": 0,
+        "RestartCount": container.restart_count,
         "Driver": "overlay",
         "Platform": "linux",
-        "HostConfig": {"AutoRemove": options.auto_remove},
+        "HostConfig": {
+            "AutoRemove": options.auto_remove,
+            "RestartPolicy": {"Name": policy.name, "MaximumRetryCount": policy.maximum_retries},
+            "LogConfig": {"Type": "json-file", "Config": _log_config(options)},
+        },
         "GraphDriver": {
             "Name": "overlay",
             "Data": {
@@ -56,6 +63,8 @@ def container_inspect(
         },
         "Config": {
             "Hostname": options.hostname or container.short_id,
+            "Tty": options.tty,
+            "OpenStdin": options.interactive,
             "User": options.user or image_config.get("User", ""),
             "Env": options.env,
             "Cmd": options.command or (None if options.entrypoint is not None
@@ -67,3 +76,11 @@ def container_inspect(
             "Labels": image_config.get("Labels") or {},
         },
     }  # fmt: skip
+
+
+def _log_config(options: CreateOptions) -> dict[str, str]:
+    config = {}
+    if options.log_max_size:
+        config["max-size"] = str(options.log_max_size)
+        config["max-file"] = str(options.log_max_files)
+    return config

@@ -20,6 +20,13 @@ class CreateOptions:
     hostname: str | None = None
     entrypoint: str | None = None
     auto_remove: bool = False
+    tty: bool = False
+    interactive: bool = False  # keep stdin open for attach clients
+    restart: str = "no"
+    log_max_size: int = 0  # bytes; 0 keeps one unbounded file
+    log_max_files: int = 1
+    stop_signal: str | None = None
+    stop_timeout: int | None = None
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,8 @@ class Container:
 
     @property
     def running(self) -> bool:
-        return self.state == "running"
+        """Whether a monitor supervises it: running, paused or between restarts."""
+        return self.state in ("running", "paused", "restarting")
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Container:

@@ -4,33 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import os
 import secrets
 import shutil
-import sys
+import signal
+import time
+from dataclasses import replace
 from pathlib import Path
 
 from engine import runtime
+from engine.attach.client import AttachClient
 from engine.containers import bundle as bundles
 from engine.containers.command import container_args
 from engine.containers.inspect import container_inspect
+from engine.containers.lifecycle import MonitorHandle, attach_socket, read_ready, spawn_monitor
 from engine.containers.model import Container, CreateOptions
 from engine.containers.names import generate_name, validate_name
 from engine.containers.store import ContainerStore
-from engine.errors import (
-    ConflictError,
-    ContainerStartError,
-    InvalidArgumentError,
-    NotFoundError,
-)
+from engine.errors import ConflictError, InvalidArgumentError, NotFoundError
 from engine.images import Image, ImageService
 from engine.paths import EnginePaths
-from engine.process_identity import is_running, start_time
+from engine.process_identity import is_running
+from engine.signals import parse_signal
 from engine.state import Database
 from engine.storage import overlay
 from engine.timestamps import now
 
 _NAME_ATTEMPTS = 20
+_POLL_SECONDS = 0.05
+_KILL_GRACE = 10.0  # seconds for the kernel to tear a SIGKILLed container down
 
 
 class ContainerService:
@@ -94,57 +96,57 @@ class ContainerService:
                 return name
         return f"{generate_name()}_{secrets.token_hex(3)}"
 
-    # -- run in the foreground -------------------------------------------------------
+    # -- start, attach, stop ---------------------------------------------------------
 
-    async def run_attached(self, ref: str) -> int:
-        """Start a created or exited container with this process's stdio; its exit code.
+    async def start(self, ref: str) -> Container:
+        """Start the container under its monitor and return once it runs (no-op if it does)."""
+        container = await self.get(ref)
+        if container.running:
+            return container
+        handle = await self._launch(container, wait_for_attach=False)
+        await asyncio.to_thread(read_ready, handle, self._paths.container_dir(container.id))
+        return await self.get(container.id)
 
-        The runtime inherits stdin, stdout and stderr, so the container's output goes
-        straight to the caller's. Raises ContainerStartError if it never ran.
-        """
+    async def start_attached(self, ref: str) -> AttachClient:
+        """Start the container with a client attached before it runs, so no output is lost."""
         container = await self.get(ref)
         if container.running:
             raise ConflictError(f"container {container.name} is already running")
+        handle = await self._launch(container, wait_for_attach=True)
+        try:
+            client = await AttachClient.connect(handle.socket, container.name)
+        except BaseException:
+            os.close(handle.ready_fd)
+            raise
+        try:
+            await asyncio.to_thread(read_ready, handle, self._paths.container_dir(container.id))
+        except BaseException:
+            await client.close()
+            raise
+        return client
+
+    async def attach(self, ref: str) -> tuple[Container, AttachClient]:
+        """Connect to a running container's monitor."""
+        container = await self.get(ref)
+        if not container.running:
+            raise ConflictError(
+                f"cannot attach to {container.name}: it is not running (start it with berth start)"
+            )
+        socket = attach_socket(self._paths, container.id)
+        return container, await AttachClient.connect(socket, container.name)
+
+    async def _launch(self, container: Container, *, wait_for_attach: bool) -> MonitorHandle:
         image = await asyncio.to_thread(self._images.get_by_id, container.image_id)
         bundle = self._paths.container_dir(container.id)
         await asyncio.to_thread(self._prepare_bundle, bundle, container, image)
-        log = bundle / "runtime.log"
-        log.unlink(missing_ok=True)
-        process = await asyncio.create_subprocess_exec(
-            *self._runtime_command(log),
-            "run",
-            "--bundle",
-            str(bundle),
-            container.id,
-            # Its own session: a Ctrl-C on the terminal reaches only the front end, which
-            # decides what the container gets (Docker's sig-proxy).
-            start_new_session=True,
-        )
-        await asyncio.to_thread(
-            self._store.update, container.id, state="running", monitor_pid=process.pid,
-            monitor_start=start_time(process.pid), started_at=now(), finished_at=None,
-            exit_code=None, error=None,
-        )  # fmt: skip
+        await asyncio.to_thread(self._store.update, container.id, stop_requested=0)
         try:
-            code = await process.wait()
-        except BaseException:
-            await asyncio.to_thread(self._kill_now, container.id)
-            await process.wait()
-            raise
-        finally:
-            error = _runtime_error(log)
-            await asyncio.to_thread(
-                self._finish, container, process.returncode, error=error, ran=error is None
+            return await asyncio.to_thread(
+                spawn_monitor, self._paths, container, wait_for_attach=wait_for_attach
             )
-        if error is not None:
-            raise ContainerStartError(error, code)
-        return code
-
-    def _runtime_command(self, log: Path) -> list[str]:
-        return [
-            sys.executable, "-m", "engine.runtime.cli",
-            "--root", str(self._paths.runtime_state), "--log", str(log), "--log-format", "json",
-        ]  # fmt: skip
+        except BaseException:
+            await asyncio.to_thread(overlay.unmount, bundles.container_dirs(bundle)[2])
+            raise
 
     def _prepare_bundle(self, bundle: Path, container: Container, image: Image) -> None:
         lowers = self._lowers(image)
@@ -154,41 +156,65 @@ class ContainerService:
     def _lowers(self, image: Image) -> list[Path]:
         return self._images.layer_paths(image)
 
-    def _finish(
-        self, container: Container, code: int | None, *, error: str | None, ran: bool
-    ) -> None:
-        """Release what a stopped container held, record how it ended, honour --rm."""
-        self._release(container.id)
-        if container.options.auto_remove:
-            self._discard(container.id)
-            return
-        # Like Docker, a container whose process never started stays "created".
-        state = "exited" if ran else "created"
-        self._store.update(
-            container.id, state=state, exit_code=code, error=error,
-            finished_at=now(), monitor_pid=None, monitor_start=None,
+    async def stop(self, ref: str, timeout: float | None = None) -> Container:
+        """Send the stop signal, then SIGKILL after ``timeout`` s (default: the container's, 10)."""
+        container = await self.get(ref)
+        if not container.running:
+            return container
+        await asyncio.to_thread(self._store.update, container.id, stop_requested=1)
+        image = await asyncio.to_thread(self._images.get_by_id, container.image_id)
+        stop_signal = parse_signal(
+            container.options.stop_signal or image.config.get("config", {}).get("StopSignal")
+            or "SIGTERM"
         )  # fmt: skip
+        if timeout is None:
+            timeout = container.options.stop_timeout
+        await asyncio.to_thread(self._signal, container.id, stop_signal)
+        if not await self._wait_until_stopped(container.id, 10 if timeout is None else timeout):
+            await asyncio.to_thread(self._kill_now, container.id)
+            await self._wait_until_stopped(container.id, _KILL_GRACE)
+        return await self.get(container.id)
 
-    def _release(self, container_id: str) -> None:
-        """Remove the runtime's state and cgroup and unmount the rootfs."""
-        with contextlib.suppress(NotFoundError):
-            runtime.delete(container_id, state_root=self._paths.runtime_state, force=True)
-        _, _, merged = bundles.container_dirs(self._paths.container_dir(container_id))
-        overlay.unmount(merged)
+    async def restart(self, ref: str, timeout: float | None = None) -> Container:
+        container = await self.stop(ref, timeout)
+        return await self.start(container.id)
+
+    async def wait(self, ref: str) -> int:
+        """Block until the container stops; its exit code."""
+        container = await self.get(ref)
+        while container.state in ("running", "restarting", "paused"):
+            await asyncio.sleep(_POLL_SECONDS)
+            container = await self.get(container.id)
+        return container.exit_code or 0
+
+    async def _wait_until_stopped(self, container_id: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            container = await asyncio.to_thread(self._store.get, container_id)
+            if container is None or not container.running:
+                return True
+            await asyncio.sleep(_POLL_SECONDS)
+        return False
 
     # -- signals and removal ---------------------------------------------------------
 
-    async def kill(self, ref: str, signal: int) -> Container:
+    async def kill(self, ref: str, signum: int) -> Container:
         """Send ``signal`` to the container's main process."""
         container = await self.get(ref)
         if not container.running:
             raise ConflictError(f"container {container.name} is not running")
-        runtime.kill(container.id, signal, state_root=self._paths.runtime_state)
+        await asyncio.to_thread(self._signal, container.id, signum)
         return container
+
+    def _signal(self, container_id: str, signum: int) -> None:
+        with contextlib.suppress(NotFoundError):  # it stopped meanwhile: nothing to signal
+            runtime.kill(container_id, signum, state_root=self._paths.runtime_state)
 
     def _kill_now(self, container_id: str) -> None:
         with contextlib.suppress(NotFoundError):
-            runtime.kill(container_id, 9, state_root=self._paths.runtime_state, all=True)
+            runtime.kill(
+                container_id, signal.SIGKILL, state_root=self._paths.runtime_state, all=True
+            )
 
     async def remove(self, ref: str, *, force: bool = False) -> Container:
         """Remove a container and everything it holds; a running one only with ``force``."""
@@ -203,14 +229,24 @@ class ContainerService:
 
     def _remove(self, container: Container) -> None:
         if container.running:
+            # No restart policy may bring it back while it goes.
+            self._store.update(container.id, stop_requested=1)
             self._kill_now(container.id)
+            _wait_for_exit(container.monitor_pid, container.monitor_start, _KILL_GRACE)
         self._release(container.id)
         self._discard(container.id)
 
+    def _release(self, container_id: str) -> None:
+        """Remove the runtime's state and cgroup and unmount the rootfs (each if still there)."""
+        with contextlib.suppress(NotFoundError):
+            runtime.delete(container_id, state_root=self._paths.runtime_state, force=True)
+        overlay.unmount(bundles.container_dirs(self._paths.container_dir(container_id))[2])
+
     def _discard(self, container_id: str) -> None:
-        """Delete the row and the container's directory (upper dir included)."""
+        """Delete the row and the container's directories (upper dir included)."""
         self._store.delete(container_id)
         shutil.rmtree(self._paths.container_dir(container_id), ignore_errors=True)
+        shutil.rmtree(Path(attach_socket(self._paths, container_id)).parent, ignore_errors=True)
 
     # -- reconciliation ------------------------------------------------------------
 
@@ -221,12 +257,20 @@ class ContainerService:
         return self._reconcile(self._store.resolve(ref))
 
     def _reconcile(self, container: Container) -> Container:
-        """A container marked running whose supervisor is gone has exited: record it."""
+        """A container marked running whose monitor is gone has exited: say so, clean up."""
         if not container.running or is_running(container.monitor_pid, container.monitor_start):
             return container
         self._kill_now(container.id)
-        lost = "the process supervising the container was lost; its exit code is unknown"
-        self._finish(container, 255, error=lost, ran=True)
+        self._release(container.id)
+        if container.options.auto_remove:
+            self._discard(container.id)
+            return replace(container, state="exited", exit_code=255)
+        self._store.update(
+            container.id, state="exited", exit_code=255, finished_at=now(), monitor_pid=None,
+            monitor_start=None,
+            error="the container's monitor was lost, so its exit code is unknown; "
+            "its processes were killed",
+        )  # fmt: skip
         return self._store.get(container.id) or container
 
     def _init_pid(self, container: Container) -> int:
@@ -238,17 +282,7 @@ class ContainerService:
             return 0
 
 
-def _runtime_error(log: Path) -> str | None:
-    """The runtime's error message, if it failed before the container's process ran."""
-    try:
-        lines = log.read_text().splitlines()
-    except FileNotFoundError:
-        return None
-    for line in reversed(lines):
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if entry.get("level") == "error":
-            return entry.get("msg") or "the runtime failed"
-    return None
+def _wait_for_exit(pid: int | None, started: int | None, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while is_running(pid, started) and time.monotonic() < deadline:
+        time.sleep(0.02)

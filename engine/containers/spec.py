@@ -36,6 +36,7 @@ class ProcessSpec:
     cwd: str
     user: ProcessUser
     hostname: str
+    terminal: bool = False
 
 
 def _mount(destination: str, fstype: str, source: str, options: list[str]) -> dict[str, Any]:
@@ -85,7 +86,7 @@ def runtime_config(
     return {
         "ociVersion": OCI_VERSION,
         "process": {
-            "terminal": False,
+            "terminal": process.terminal,
             "user": {
                 "uid": process.user.uid,
                 "gid": process.user.gid,

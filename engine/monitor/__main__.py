@@ -1,7 +1,12 @@
-"""``python -m engine.monitor CONFIG_JSON``: supervise one container until it is done."""
+"""``python -m engine.monitor CONFIG_JSON``: supervise one container until it is done.
+
+The process forks at once and the parent exits, so the monitor is re-parented away
+from whoever started it (no front end must reap it) and lives on after them.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 
 from engine.monitor.config import MonitorConfig
@@ -9,7 +14,10 @@ from engine.monitor.monitor import Monitor
 
 
 def main() -> int:
-    return Monitor(MonitorConfig.from_json(sys.argv[1])).run()
+    config = MonitorConfig.from_json(sys.argv[1])
+    if os.fork():
+        os._exit(0)
+    return Monitor(config).run()
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ _DRAIN_SECONDS = 2.0
 class Monitor:
     def __init__(self, config: MonitorConfig) -> None:
         self.config = config
+        if config.ready_fd >= 0:  # the container must not hold it open: we signal EOF with it
+            os.set_inheritable(config.ready_fd, False)
         self._selector = selectors.DefaultSelector()
         self._store = ContainerStore(Database(Path(config.database)))
         self._log = JsonLogWriter(Path(config.log), config.log_max_size, config.log_max_files)

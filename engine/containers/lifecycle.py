@@ -1,0 +1,77 @@
+"""Starting a container's monitor and hearing back whether the container started."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.containers.bundle import container_dirs
+from engine.containers.model import Container
+from engine.errors import BerthError, ContainerStartError
+from engine.monitor.config import MonitorConfig
+from engine.paths import EnginePaths
+
+
+@dataclass(frozen=True)
+class MonitorHandle:
+    socket: str  # the attach socket
+    ready_fd: int  # readable: one JSON message, then end of file
+
+
+def attach_socket(paths: EnginePaths, container_id: str) -> str:
+    return str(paths.runroot / "containers" / container_id / "attach.sock")
+
+
+def spawn_monitor(
+    paths: EnginePaths, container: Container, *, wait_for_attach: bool
+) -> MonitorHandle:
+    """Start the container's monitor, detached from us; it starts the container."""
+    bundle = paths.container_dir(container.id)
+    socket = attach_socket(paths, container.id)
+    Path(socket).parent.mkdir(parents=True, exist_ok=True)
+    ready_read, ready_write = os.pipe2(os.O_CLOEXEC)
+    options = container.options
+    config = MonitorConfig(
+        container_id=container.id, bundle=str(bundle), rootfs=str(container_dirs(bundle)[2]),
+        runtime_root=str(paths.runtime_state), socket=socket, log=str(bundle / "ctr.log"),
+        database=str(paths.database), tty=options.tty, open_stdin=options.interactive,
+        restart=options.restart, auto_remove=options.auto_remove,
+        log_max_size=options.log_max_size, log_max_files=options.log_max_files,
+        wait_for_attach=wait_for_attach, ready_fd=ready_write,
+    )  # fmt: skip
+    try:
+        with open(bundle / "monitor.log", "ab") as errors:
+            # The monitor forks and this child exits at once: the monitor is nobody's
+            # child, so no front end has to reap it and it outlives them all.
+            subprocess.run(
+                [sys.executable, "-m", "engine.monitor", config.to_json()],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
+                pass_fds=(ready_write,), start_new_session=True, check=True,
+            )  # fmt: skip
+    except BaseException:
+        os.close(ready_read)
+        raise
+    finally:
+        os.close(ready_write)
+    return MonitorHandle(socket, ready_read)
+
+
+def read_ready(handle: MonitorHandle, bundle: Path) -> None:
+    """Block until the monitor says the container started; raise if it did not."""
+    chunks = []
+    try:
+        while chunk := os.read(handle.ready_fd, 4096):
+            chunks.append(chunk)
+    finally:
+        os.close(handle.ready_fd)
+    if not chunks:
+        raise BerthError(
+            f"the container's monitor died before starting it; see {bundle / 'monitor.log'}"
+        )
+    message = json.loads(b"".join(chunks))
+    if not message["ok"]:
+        raise ContainerStartError(message["error"], message["code"])

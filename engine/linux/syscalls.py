@@ -1,0 +1,290 @@
+"""ctypes wrappers for the Linux syscalls Python 3.11's standard library lacks.
+
+Every wrapper raises ``OSError`` with the kernel's errno; its ``strerror`` names the
+call and the path, e.g. ``mount proc on /x/proc: Operation not permitted``, so callers
+can show it to a user as is.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import platform
+from collections.abc import Sequence
+
+# clone(2) / unshare(2) / setns(2) namespace flags
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+# mount(2) flags
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_SYNCHRONOUS = 0x10
+MS_REMOUNT = 0x20
+MS_MANDLOCK = 0x40
+MS_DIRSYNC = 0x80
+MS_NOSYMFOLLOW = 0x100
+MS_NOATIME = 0x400
+MS_NODIRATIME = 0x800
+MS_BIND = 0x1000
+MS_MOVE = 0x2000
+MS_REC = 0x4000
+MS_SILENT = 0x8000
+MS_UNBINDABLE = 0x20000
+MS_PRIVATE = 0x40000
+MS_SLAVE = 0x80000
+MS_SHARED = 0x100000
+MS_RELATIME = 0x200000
+MS_STRICTATIME = 0x1000000
+MS_LAZYTIME = 0x2000000
+
+# umount2(2) flags
+MNT_FORCE = 0x1
+MNT_DETACH = 0x2
+MNT_EXPIRE = 0x4
+UMOUNT_NOFOLLOW = 0x8
+
+# prctl(2) options
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+
+# statfs(2) f_type values
+TMPFS_MAGIC = 0x01021994
+CGROUP_SUPER_MAGIC = 0x27E0EB
+CGROUP2_SUPER_MAGIC = 0x63677270
+
+# The new mount API (Linux >= 5.2). These syscalls have the same numbers on every
+# architecture berth supports; pivot_root has no glibc wrapper, so it needs a number too.
+_SYSCALL_NUMBERS = {
+    "x86_64": {"pivot_root": 155},
+    "aarch64": {"pivot_root": 41},
+}
+_SYS_MOVE_MOUNT = 429
+_SYS_FSOPEN = 430
+_SYS_FSCONFIG = 431
+_SYS_FSMOUNT = 432
+
+FSOPEN_CLOEXEC = 0x1
+FSMOUNT_CLOEXEC = 0x1
+FSCONFIG_SET_FLAG = 0
+FSCONFIG_SET_STRING = 1
+FSCONFIG_CMD_CREATE = 6
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+AT_FDCWD = -100
+
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_NOEXEC = 0x8
+MOUNT_ATTR_NOATIME = 0x10
+MOUNT_ATTR_STRICTATIME = 0x20
+MOUNT_ATTR_NODIRATIME = 0x80
+
+# mount(2) flags that have a mount attribute in the new API; anything else is refused.
+_MS_TO_MOUNT_ATTR = {
+    MS_RDONLY: MOUNT_ATTR_RDONLY,
+    MS_NOSUID: MOUNT_ATTR_NOSUID,
+    MS_NODEV: MOUNT_ATTR_NODEV,
+    MS_NOEXEC: MOUNT_ATTR_NOEXEC,
+    MS_NOATIME: MOUNT_ATTR_NOATIME,
+    MS_STRICTATIME: MOUNT_ATTR_STRICTATIME,
+    MS_NODIRATIME: MOUNT_ATTR_NODIRATIME,
+    MS_RELATIME: 0,  # relatime is the new API's default access-time mode
+}
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                        ctypes.c_char_p]  # fmt: skip
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+_libc.unshare.argtypes = [ctypes.c_int]
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+_libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+_libc.setdomainname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
+                        ctypes.c_ulong]  # fmt: skip
+_libc.statfs.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+_libc.syscall.restype = ctypes.c_long
+
+
+def _error(what: str) -> OSError:
+    code = ctypes.get_errno()
+    return OSError(code, f"{what}: {os.strerror(code)}")
+
+
+def _check(result: int, what: str) -> int:
+    if result < 0:
+        raise _error(what)
+    return result
+
+
+def _bytes(value: str | None) -> bytes | None:
+    return None if value is None else os.fsencode(value)
+
+
+def _syscall_number(name: str) -> int:
+    machine = platform.machine()
+    try:
+        return _SYSCALL_NUMBERS[machine][name]
+    except KeyError:
+        raise OSError(errno.ENOSYS, f"{name}: unsupported architecture {machine}") from None
+
+
+# -- namespaces ---------------------------------------------------------------------------
+
+
+def unshare(flags: int) -> None:
+    """Move the calling thread into new namespaces (CLONE_NEW* flags)."""
+    _check(_libc.unshare(flags), f"unshare({flags:#x})")
+
+
+def setns(fd: int, nstype: int = 0) -> None:
+    """Join the namespace ``fd`` refers to (an open /proc/<pid>/ns/<kind> file)."""
+    _check(_libc.setns(fd, nstype), f"setns({nstype:#x})")
+
+
+def sethostname(name: str) -> None:
+    data = name.encode()
+    _check(_libc.sethostname(data, len(data)), f"sethostname {name!r}")
+
+
+def setdomainname(name: str) -> None:
+    data = name.encode()
+    _check(_libc.setdomainname(data, len(data)), f"setdomainname {name!r}")
+
+
+# -- processes ----------------------------------------------------------------------------
+
+
+def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+    return _check(_libc.prctl(option, arg2, arg3, arg4, arg5), f"prctl({option})")
+
+
+def set_no_new_privs() -> None:
+    """Forbid this process and its children from gaining privileges through execve."""
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+# -- mounts -------------------------------------------------------------------------------
+
+
+def mount(
+    source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None
+) -> None:
+    what = f"mount {source or fstype or ''} on {target}".replace("  ", " ")
+    result = _libc.mount(_bytes(source), _bytes(target), _bytes(fstype), flags, _bytes(data))
+    _check(result, what)
+
+
+def umount2(target: str, flags: int = 0) -> None:
+    _check(_libc.umount2(_bytes(target), flags), f"umount {target}")
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    number = _syscall_number("pivot_root")
+    result = _libc.syscall(ctypes.c_long(number), _bytes(new_root), _bytes(put_old))
+    _check(result, f"pivot_root {new_root}")
+
+
+def statfs_type(path: str) -> int:
+    """The file system magic number (``f_type``) of the file system holding ``path``."""
+    # struct statfs is 120 bytes on 64-bit Linux and starts with f_type (a long).
+    buffer = ctypes.create_string_buffer(256)
+    _check(_libc.statfs(_bytes(path), buffer), f"statfs {path}")
+    return ctypes.c_long.from_buffer(buffer).value
+
+
+def mount_new_api(
+    fstype: str,
+    source: str,
+    target: str,
+    options: Sequence[tuple[str, str | None]],
+    flags: int = 0,
+) -> None:
+    """Mount a new ``fstype`` at ``target`` through fsopen/fsconfig/fsmount/move_mount.
+
+    Each option is passed to fsconfig on its own: ``(key, value)`` as a string,
+    ``(key, None)`` as a flag. Unlike mount(2)'s one-page option string, this has no
+    size limit, and keys may repeat (overlayfs' ``lowerdir+``, Linux >= 6.8).
+    ``flags`` takes MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC and the atime flags.
+
+    Raises OSError with ENOSYS when the kernel lacks the API and EINVAL (or the key's own
+    error) when it refuses an option, so callers can fall back to :func:`mount`; the
+    message includes what the kernel logged on the file system context.
+    """
+    attributes = _mount_attributes(flags)
+    fs_fd = _check(_libc.syscall(ctypes.c_long(_SYS_FSOPEN), _bytes(fstype), FSOPEN_CLOEXEC),
+                   f"fsopen {fstype}")  # fmt: skip
+    try:
+        _fsconfig(fs_fd, FSCONFIG_SET_STRING, "source", source, fstype)
+        for key, value in options:
+            kind = FSCONFIG_SET_FLAG if value is None else FSCONFIG_SET_STRING
+            _fsconfig(fs_fd, kind, key, value, fstype)
+        _fsconfig(fs_fd, FSCONFIG_CMD_CREATE, None, None, fstype)
+        mount_fd = _libc.syscall(
+            ctypes.c_long(_SYS_FSMOUNT), fs_fd, FSMOUNT_CLOEXEC, ctypes.c_uint(attributes)
+        )
+        _check(mount_fd, f"fsmount {fstype}")
+    finally:
+        os.close(fs_fd)
+    try:
+        result = _libc.syscall(
+            ctypes.c_long(_SYS_MOVE_MOUNT), mount_fd, b"", AT_FDCWD, _bytes(target),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )  # fmt: skip
+        _check(result, f"move_mount {fstype} to {target}")
+    finally:
+        os.close(mount_fd)
+
+
+def _mount_attributes(flags: int) -> int:
+    attributes = 0
+    for flag, attribute in _MS_TO_MOUNT_ATTR.items():
+        if flags & flag:
+            attributes |= attribute
+            flags &= ~flag
+    if flags:
+        raise OSError(errno.EINVAL, f"mount flags {flags:#x} have no new-mount-API attribute")
+    return attributes
+
+
+def _fsconfig(fs_fd: int, command: int, key: str | None, value: str | None, fstype: str) -> None:
+    result = _libc.syscall(
+        ctypes.c_long(_SYS_FSCONFIG), fs_fd, command, _bytes(key), _bytes(value), 0
+    )
+    if result < 0:
+        code = ctypes.get_errno()
+        what = f"fsconfig {fstype} {key}" if key else f"fsconfig {fstype} create"
+        detail = _fs_context_log(fs_fd)
+        suffix = f" ({detail})" if detail else ""
+        raise OSError(code, f"{what}: {os.strerror(code)}{suffix}")
+
+
+def _fs_context_log(fs_fd: int) -> str:
+    """The messages the kernel logged on a file system context ("e overlay: ...")."""
+    lines = []
+    while True:
+        try:
+            line = os.read(fs_fd, 4096)
+        except OSError:  # ENODATA: the log is empty
+            break
+        if not line:
+            break
+        lines.append(line.decode(errors="replace").strip())
+    return "; ".join(lines)
+
+
+def describe(error: OSError) -> str:
+    """An OSError as one line for a user: ``mkdir /x: Permission denied``, no ``[Errno 13]``."""
+    if error.strerror is None:
+        return str(error)
+    if error.filename is not None:
+        return f"{error.strerror}: {error.filename}"
+    return error.strerror
