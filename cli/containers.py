@@ -1,10 +1,9 @@
-"""Container commands: run, create, start, ps, rm, kill."""
+"""Container commands: run, create, start, attach, stop, restart, wait, ps, rm, kill."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
+import subprocess
 import sys
 import time
 
@@ -12,30 +11,63 @@ from cli import humanize
 from cli.engine_access import open_engine, report_each
 from cli.output import render
 from engine.api import Engine
+from engine.attach.client import AttachClient
+from engine.attach.terminal import SessionOptions, run_session
 from engine.containers.environment import read_env_file, resolve_user_entries
 from engine.containers.model import Container, CreateOptions
 from engine.errors import InvalidArgumentError
+from engine.monitor.detach_keys import DEFAULT_DETACH_KEYS, parse_detach_keys
+from engine.monitor.restart import RestartPolicy
+from engine.signals import parse_signal
 from engine.timestamps import parse
-
-# Signals a foreground `run` passes on to the container instead of dying (Docker's sig-proxy).
-_PROXIED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
-                    signal.SIGUSR2)  # fmt: skip
+from engine.units import parse_size
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    run = commands.add_parser("run", help="create and run a container in the foreground")
+    # -h is --hostname, as in Docker, so these two spell out --help.
+    run = commands.add_parser("run", help="create and start a container", add_help=False)
     _add_create_flags(run)
+    run.add_argument("-d", "--detach", action="store_true", help="run in the background")
     run.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    _add_attach_flags(run)
     run.set_defaults(handler=_run, error_exit=125)
 
-    create = commands.add_parser("create", help="create a container without starting it")
+    create = commands.add_parser(
+        "create", help="create a container without starting it", add_help=False
+    )
     _add_create_flags(create)
+    create.add_argument("--rm", action="store_true", help="remove the container when it exits")
     create.set_defaults(handler=_create, error_exit=125)
 
-    start = commands.add_parser("start", help="start a created or stopped container")
+    start = commands.add_parser("start", help="start created or stopped containers")
     start.add_argument("-a", "--attach", action="store_true", help="attach stdout/stderr")
-    start.add_argument("container")
+    start.add_argument("-i", "--interactive", action="store_true", help="attach stdin")
+    start.add_argument("--detach-keys", default=DEFAULT_DETACH_KEYS, help="ctrl-p,ctrl-q")
+    start.add_argument("containers", nargs="+", metavar="CONTAINER")
     start.set_defaults(handler=_start, error_exit=1)
+
+    attach = commands.add_parser("attach", help="attach to a running container")
+    attach.add_argument("--no-stdin", action="store_true", help="do not attach stdin")
+    attach.add_argument("--detach-keys", default=DEFAULT_DETACH_KEYS, help="ctrl-p,ctrl-q")
+    attach.add_argument(
+        "--sig-proxy",
+        type=_boolean,
+        default=True,
+        metavar="BOOL",
+        help="pass signals to the container (default true; not with -t)",
+    )
+    attach.add_argument("container")
+    attach.set_defaults(handler=_attach, error_exit=1)
+
+    for name, verb in (("stop", "stop"), ("restart", "restart")):
+        command = commands.add_parser(name, help=f"{verb} running containers")
+        command.add_argument("-t", "--time", type=int, help="seconds before SIGKILL (10)")
+        command.add_argument("containers", nargs="+", metavar="CONTAINER")
+        command.set_defaults(handler=_stop if name == "stop" else _restart, error_exit=1)
+
+    wait = commands.add_parser("wait", help="wait for containers to stop; print exit codes")
+    wait.add_argument("containers", nargs="+", metavar="CONTAINER")
+    wait.set_defaults(handler=_wait, error_exit=1)
 
     ps = commands.add_parser("ps", help="list containers")
     ps.add_argument("-a", "--all", action="store_true", help="show all, not only running")
@@ -50,10 +82,33 @@ def register(commands: argparse._SubParsersAction) -> None:
     rm.add_argument("containers", nargs="+", metavar="CONTAINER")
     rm.set_defaults(handler=_rm, error_exit=1)
 
+    for name, verb in (("pause", "freeze"), ("unpause", "thaw")):
+        command = commands.add_parser(name, help=f"{verb} every process of containers")
+        command.add_argument("containers", nargs="+", metavar="CONTAINER")
+        command.set_defaults(handler=_pause if name == "pause" else _unpause, error_exit=1)
+
+    rename = commands.add_parser("rename", help="rename a container")
+    rename.add_argument("container")
+    rename.add_argument("new_name", metavar="NEW_NAME")
+    rename.set_defaults(handler=_rename, error_exit=1)
+
+    top = commands.add_parser("top", help="the processes of a running container")
+    top.add_argument("container")
+    top.add_argument("ps_options", nargs=argparse.REMAINDER, metavar="PS OPTIONS")
+    top.set_defaults(handler=_top, error_exit=1)
+
     kill = commands.add_parser("kill", help="send a signal to running containers")
     kill.add_argument("-s", "--signal", default="KILL", help="signal name or number (KILL)")
     kill.add_argument("containers", nargs="+", metavar="CONTAINER")
     kill.set_defaults(handler=_kill, error_exit=1)
+
+
+def _boolean(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f'"{text}" is not true or false')
 
 
 def _add_create_flags(parser: argparse.ArgumentParser) -> None:
@@ -64,12 +119,36 @@ def _add_create_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-u", "--user", help="USER[:GROUP], names or numeric ids")
     parser.add_argument("-h", "--hostname", help="the container's hostname (default: short id)")
     parser.add_argument("--entrypoint", help='override the image\'s ENTRYPOINT ("" clears it)')
+    parser.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
+    parser.add_argument("-t", "--tty", action="store_true", help="allocate a terminal")
+    parser.add_argument(
+        "--restart", default="no", help="no | on-failure[:N] | always | unless-stopped"
+    )
+    parser.add_argument("--log-opt", action="append", default=[], metavar="max-size=10m|max-file=3")
+    parser.add_argument("--stop-signal", help="signal that stops the container (SIGTERM)")
+    parser.add_argument("--stop-timeout", type=int, help="seconds stop waits before SIGKILL (10)")
+    parser.add_argument("--help", action="help", help="show this help and exit")
     parser.add_argument("image")
     parser.add_argument("command", nargs=argparse.REMAINDER)
 
 
+def _add_attach_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--detach-keys", default=DEFAULT_DETACH_KEYS, help="ctrl-p,ctrl-q")
+    parser.add_argument(
+        "--sig-proxy",
+        type=_boolean,
+        default=True,
+        metavar="BOOL",
+        help="pass signals to the container (default true; not with -t)",
+    )
+
+
 def _create_options(args: argparse.Namespace) -> CreateOptions:
     env = [entry for path in args.env_file for entry in read_env_file(path)] + args.env
+    max_size, max_files = _log_options(args.log_opt)
+    RestartPolicy.parse(args.restart)  # refuse a bad policy before anything is made
+    if args.stop_signal:
+        parse_signal(args.stop_signal)
     return CreateOptions(
         image=args.image,
         command=args.command,
@@ -79,8 +158,30 @@ def _create_options(args: argparse.Namespace) -> CreateOptions:
         user=args.user,
         hostname=args.hostname,
         entrypoint=args.entrypoint,
-        auto_remove=getattr(args, "rm", False),
+        auto_remove=args.rm,
+        tty=args.tty,
+        interactive=args.interactive,
+        restart=args.restart,
+        log_max_size=max_size,
+        log_max_files=max_files,
+        stop_signal=args.stop_signal,
+        stop_timeout=args.stop_timeout,
     )
+
+
+def _log_options(options: list[str]) -> tuple[int, int]:
+    max_size, max_files = 0, 1
+    for option in options:
+        key, _, value = option.partition("=")
+        if key == "max-size":
+            max_size = parse_size(value, "max-size")
+        elif key == "max-file" and value.isdigit() and int(value) > 0:
+            max_files = int(value)
+        else:
+            raise InvalidArgumentError(
+                f'unsupported --log-opt "{option}" (json-file takes max-size=SIZE, max-file=N)'
+            )
+    return max_size, max_files
 
 
 async def _create(args: argparse.Namespace) -> int:
@@ -91,45 +192,80 @@ async def _create(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
+    if args.detach and args.rm and args.restart != "no":
+        raise InvalidArgumentError("--rm and --restart cannot be combined")
     engine = open_engine(args)
-    container = await engine.containers.create(_create_options(args))
-    return await _run_in_foreground(engine, container.id)
+    options = _create_options(args)
+    detach_keys = parse_detach_keys(args.detach_keys)
+    container = await engine.containers.create(options)
+    if args.detach:
+        await engine.containers.start(container.id)
+        print(container.id)
+        return 0
+    client = await engine.containers.start_attached(container.id)
+    session = SessionOptions(
+        tty=args.tty, stdin=args.interactive, detach_keys=detach_keys,
+        close_stdin_at_eof=args.interactive, sig_proxy=args.sig_proxy,
+    )  # fmt: skip
+    return await _finish_session(engine, container.id, container.name, client, session)
+
+
+async def _finish_session(
+    engine: Engine, container_id: str, name: str, client: AttachClient, session: SessionOptions
+) -> int:
+    end = await run_session(client, session)
+    if end.detached:
+        print(f"\r\nberth: detached from {name}; it keeps running "
+              f"(re-attach with: berth attach {name})", file=sys.stderr)  # fmt: skip
+        return 0
+    if end.exit_code is not None:
+        return end.exit_code
+    return await engine.containers.wait(container_id)
 
 
 async def _start(args: argparse.Namespace) -> int:
-    if not args.attach:
-        raise InvalidArgumentError(
-            "detached start needs the container monitor, which this berth lacks yet: "
-            "use berth start -a"
-        )
     engine = open_engine(args)
-    return await _run_in_foreground(engine, args.container)
+    if not (args.attach or args.interactive):
+        return await report_each(args.containers, engine.containers.start)
+    if len(args.containers) > 1:
+        raise InvalidArgumentError("you cannot start and attach multiple containers at once")
+    container = await engine.containers.get(args.containers[0])
+    client = await engine.containers.start_attached(container.id)
+    session = SessionOptions(
+        tty=container.options.tty, stdin=args.interactive and container.options.interactive,
+        detach_keys=parse_detach_keys(args.detach_keys), close_stdin_at_eof=args.interactive,
+    )  # fmt: skip
+    return await _finish_session(engine, container.id, container.name, client, session)
 
 
-async def _run_in_foreground(engine: Engine, ref: str) -> int:
-    """Run the container with our stdio, passing our signals on to it."""
-    loop = asyncio.get_running_loop()
-    pending: set[asyncio.Task] = set()
-
-    def forward(signum: int) -> None:
-        task = loop.create_task(_forward_signal(engine, ref, signum))
-        pending.add(task)
-        task.add_done_callback(pending.discard)
-
-    for signum in _PROXIED_SIGNALS:
-        loop.add_signal_handler(signum, forward, signum)
-    try:
-        return await engine.containers.run_attached(ref)
-    finally:
-        for signum in _PROXIED_SIGNALS:
-            loop.remove_signal_handler(signum)
+async def _attach(args: argparse.Namespace) -> int:
+    engine = open_engine(args)
+    detach_keys = parse_detach_keys(args.detach_keys)
+    container, client = await engine.containers.attach(args.container)
+    session = SessionOptions(
+        tty=container.options.tty, stdin=not args.no_stdin and container.options.interactive,
+        detach_keys=detach_keys, sig_proxy=args.sig_proxy,
+    )  # fmt: skip
+    return await _finish_session(engine, container.id, container.name, client, session)
 
 
-async def _forward_signal(engine: Engine, ref: str, signum: int) -> None:
-    try:
-        await engine.containers.kill(ref, signum)
-    except Exception as error:  # the container may just have exited
-        print(f"berth: could not forward signal {signum}: {error}", file=sys.stderr)
+async def _stop(args: argparse.Namespace) -> int:
+    engine = open_engine(args)
+    return await report_each(args.containers, lambda ref: engine.containers.stop(ref, args.time))
+
+
+async def _restart(args: argparse.Namespace) -> int:
+    engine = open_engine(args)
+    return await report_each(args.containers, lambda ref: engine.containers.restart(ref, args.time))
+
+
+async def _wait(args: argparse.Namespace) -> int:
+    engine = open_engine(args)
+
+    async def wait(ref: str) -> None:
+        print(await engine.containers.wait(ref))
+
+    return await report_each(args.containers, wait, echo=False)
 
 
 _PS_HEADERS = {
@@ -191,17 +327,42 @@ async def _rm(args: argparse.Namespace) -> int:
 
 
 async def _kill(args: argparse.Namespace) -> int:
-    signum = _parse_signal(args.signal)
+    signum = parse_signal(args.signal)
     engine = open_engine(args)
     return await report_each(args.containers, lambda ref: engine.containers.kill(ref, signum))
 
 
-def _parse_signal(name: str) -> int:
-    if name.isdigit():
-        return int(name)
-    try:
-        return int(signal.Signals["SIG" + name.upper().removeprefix("SIG")])
-    except KeyError:
-        raise InvalidArgumentError(
-            f'invalid signal: "{name}" (try KILL, TERM, HUP or a number)'
-        ) from None
+async def _pause(args: argparse.Namespace) -> int:
+    engine = open_engine(args)
+    return await report_each(args.containers, engine.containers.pause)
+
+
+async def _unpause(args: argparse.Namespace) -> int:
+    engine = open_engine(args)
+    return await report_each(args.containers, engine.containers.unpause)
+
+
+async def _rename(args: argparse.Namespace) -> int:
+    engine = open_engine(args)
+    await engine.containers.rename(args.container, args.new_name)
+    return 0
+
+
+async def _top(args: argparse.Namespace) -> int:
+    """The host's ps, filtered to the container's processes, as Docker does it."""
+    engine = open_engine(args)
+    pids = set(await engine.containers.processes(args.container))
+    options = args.ps_options or ["-ef"]
+    result = subprocess.run(["ps", *options], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise InvalidArgumentError(f"ps {' '.join(options)} failed: {result.stderr.strip()}")
+    header, *rows = result.stdout.splitlines()
+    if "PID" not in header.split():
+        raise InvalidArgumentError(f"ps {' '.join(options)} shows no PID column")
+    column = header.split().index("PID")
+    print(header)
+    for row in rows:
+        fields = row.split()
+        if len(fields) > column and fields[column].isdigit() and int(fields[column]) in pids:
+            print(row)
+    return 0

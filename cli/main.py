@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from cli import containers, images, inspect
+from cli import containers, images, inspect, logs
 from engine.errors import BerthError, ContainerStartError
 
 
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     containers.register(commands)
     images.register(commands)
     inspect.register(commands)
+    logs.register(commands)
     tui = commands.add_parser("tui", help="open the terminal UI")
     tui.set_defaults(handler=None)
     return parser

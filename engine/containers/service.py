@@ -9,15 +9,17 @@ import secrets
 import shutil
 import signal
 import time
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
-from engine import runtime
+from engine import cgroups, runtime
 from engine.attach.client import AttachClient
 from engine.containers import bundle as bundles
 from engine.containers.command import container_args
 from engine.containers.inspect import container_inspect
 from engine.containers.lifecycle import MonitorHandle, attach_socket, read_ready, spawn_monitor
+from engine.containers.logs import LogEntry, follow_logs, read_logs
 from engine.containers.model import Container, CreateOptions
 from engine.containers.names import generate_name, validate_name
 from engine.containers.store import ContainerStore
@@ -195,6 +197,63 @@ class ContainerService:
                 return True
             await asyncio.sleep(_POLL_SECONDS)
         return False
+
+    # -- pause, rename, top, logs --------------------------------------------------
+
+    async def pause(self, ref: str) -> Container:
+        """Freeze every process of the container (cgroup freezer)."""
+        container = await self.get(ref)
+        if container.state != "running":
+            raise ConflictError(f"container {container.name} is not running")
+        await asyncio.to_thread(self._cgroup(container.id).freeze)
+        await asyncio.to_thread(self._store.update, container.id, state="paused")
+        return container
+
+    async def unpause(self, ref: str) -> Container:
+        container = await self.get(ref)
+        if container.state != "paused":
+            raise ConflictError(f"container {container.name} is not paused")
+        await asyncio.to_thread(self._cgroup(container.id).thaw)
+        await asyncio.to_thread(self._store.update, container.id, state="running")
+        return container
+
+    def _cgroup(self, container_id: str) -> cgroups.Cgroup:
+        return cgroups.get(f"{bundles.CGROUP_PARENT}/{container_id}")
+
+    async def rename(self, ref: str, new_name: str) -> Container:
+        container = await self.get(ref)
+        await asyncio.to_thread(self._store.rename, container.id, validate_name(new_name))
+        return await self.get(container.id)
+
+    async def processes(self, ref: str) -> list[int]:
+        """Host pids of every process in the container, the monitor's exec sessions included."""
+        container = await self.get(ref)
+        if not container.running:
+            raise ConflictError(f"container {container.name} is not running")
+        return await asyncio.to_thread(self._cgroup(container.id).pids)
+
+    async def logs(
+        self, ref: str, *, follow: bool = False, since: float | None = None,
+        until: float | None = None, tail: int | None = None,
+    ) -> AsyncIterator[LogEntry]:  # fmt: skip
+        """The container's log entries; with ``follow``, new ones until it stops."""
+        container = await self.get(ref)
+        path = self._paths.container_dir(container.id) / "ctr.log"
+        if not follow:
+            for entry in await asyncio.to_thread(
+                read_logs, path, since=since, until=until, tail=tail
+            ):
+                yield entry
+            return
+
+        async def running() -> bool:
+            try:
+                return (await self.get(container.id)).running
+            except NotFoundError:
+                return False
+
+        async for entry in follow_logs(path, running, since=since, until=until, tail=tail):
+            yield entry
 
     # -- signals and removal ---------------------------------------------------------
 

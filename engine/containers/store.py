@@ -73,6 +73,14 @@ class ContainerStore:
                 f"UPDATE containers SET {columns} WHERE id = ?", (*fields.values(), container_id)
             )
 
+    def rename(self, container_id: str, name: str) -> None:
+        try:
+            self.update(container_id, name=name)
+        except sqlite3.IntegrityError:
+            raise ConflictError(
+                f'the name "{name}" is already in use: remove or rename that container first'
+            ) from None
+
     def delete(self, container_id: str) -> None:
         with self._db.write() as tx:
             tx.execute("DELETE FROM containers WHERE id = ?", (container_id,))
