@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 import errno
 import os
 import signal
@@ -117,10 +118,8 @@ def write_value(path: Path, value: str) -> None:
 
 def _signal_each(pids: list[int], sig: int) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 def _rmdir(path: Path) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.cgroups.base import Cgroup, wait_for, write_value
-from engine.cgroups.hierarchy import Hierarchy
 from engine.errors import UnsupportedError
 
 _CPUSET_FILES = ("cpuset.cpus", "cpuset.mems")

@@ -9,19 +9,19 @@ commands while the init stays the caller's child.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import select
 import signal
-import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from engine import cgroups
 from engine.errors import ConflictError, ContainerStartError
-from engine.runtime import init, namespaces, spec as specs, state as states
+from engine.runtime import init, namespaces
+from engine.runtime import spec as specs
+from engine.runtime import state as states
 from engine.runtime.spec import Spec
 from engine.runtime.state import EXEC_FIFO, ContainerState
 
@@ -120,8 +120,7 @@ def delete(container_id: str, *, state_root: Path, force: bool = False) -> None:
     current = states.status(state_root, saved)
     if current == "running" and not force:
         raise ConflictError(
-            f'cannot delete container "{container_id}": it is running; '
-            "kill it first or use --force"
+            f'cannot delete running container "{container_id}": kill it first or use --force'
         )
     if current != "stopped":
         with contextlib.suppress(ProcessLookupError):
@@ -150,9 +149,7 @@ def run(
             start(container_id, state_root=state_root)
             _, status = os.waitpid(pid, 0)
     except BaseException:
-        with contextlib.suppress(ChildProcessError):
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+        _kill_and_reap(pid)
         raise
     finally:
         delete(container_id, state_root=state_root, force=True)
@@ -174,17 +171,101 @@ def _spawn_init(spec: Spec, bundle: Path, cgroup: cgroups.Cgroup, fifo: Path) ->
     try:
         pid = namespaces.fork(spec)
         if pid == 0:
-            os.close(report_read)
-            init.main(spec, bundle, cgroup, report_write, fifo_fd)
+            try:
+                os.close(report_read)
+                init.main(spec, bundle, cgroup, report_write, fifo_fd)
+            finally:
+                os._exit(125)  # the child must never run the caller's code
+    except BaseException:
+        os.close(report_read)
+        raise
     finally:
-        if pid := locals().get("pid"):
-            os.close(report_write)
-            os.close(fifo_fd)
+        os.close(report_write)
+        os.close(fifo_fd)
     try:
-        _await_ready(report_read, pid)
+        _await_ready(report_read)
     except BaseException:
         _kill_and_reap(pid)
         raise
     finally:
         os.close(report_read)
     return pid
+
+
+def _await_ready(report_fd: int) -> None:
+    report = b""
+    while not report.endswith(b"\n"):
+        chunk = os.read(report_fd, 4096)
+        if not chunk:
+            break
+        report += chunk
+    if not report:
+        raise ContainerStartError("the container's init died while it was being set up")
+    message = json.loads(report)
+    if "error" in message:
+        raise ContainerStartError(message["error"], message["code"])
+
+
+def _kill_and_reap(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+def _undo_create(
+    pid: int, cgroup: cgroups.Cgroup | None, state_root: Path, container_id: str
+) -> None:
+    if pid:
+        _kill_and_reap(pid)
+    if cgroup is not None:
+        with contextlib.suppress(OSError):
+            cgroup.remove()
+    states.remove_dir(state_root, container_id)
+
+
+def _initial_state(container_id: str, bundle: Path, spec: Spec, pid: int) -> ContainerState:
+    return ContainerState(
+        id=container_id,
+        bundle=str(bundle),
+        pid=pid,
+        pid_start=states.process_start(pid),
+        cgroup_path=spec.cgroups_path,
+        created=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        annotations=spec.annotations,
+        oci_version=spec.oci_version,
+    )
+
+
+def _write_pid_file(path: Path, pid: int) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(str(pid))
+    os.rename(temporary, path)
+
+
+# -- start's and run's parts -------------------------------------------------------------
+
+
+def _read_fifo(fd: int, saved: ContainerState) -> bytes:
+    """The init's byte from the exec fifo; b"" if the init died instead."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    while True:
+        if poller.poll(_START_POLL_MS):
+            return os.read(fd, 1)
+        if not states.is_alive(saved.pid, saved.pid_start):
+            return b""
+
+
+@contextlib.contextmanager
+def _forwarding(pid: int) -> Iterator[None]:
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

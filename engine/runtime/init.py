@@ -11,6 +11,7 @@ Python files are out of reach.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -74,23 +75,20 @@ def _set_up(spec: Spec, bundle: Path, cgroup: Cgroup) -> str:
 
 def _reset_inherited_state() -> None:
     """Undo what the caller's Python set up: signal handlers, mask, inheritable fds."""
-    for sig in signal.valid_signals():
-        if sig not in (signal.SIGKILL, signal.SIGSTOP):
-            try:
-                # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays
-                # ignored across exec; the container must start with defaults.
-                signal.signal(sig, signal.SIG_DFL)
-            except (OSError, ValueError):  # the C library's reserved real-time signals
-                pass
+    # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across
+    # exec; the container must start with defaults. (The C library reserves a few
+    # real-time signals: setting those fails, harmlessly.)
+    for sig in signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP}:
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(sig, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
     # The container gets stdio only; the caller's other descriptors close at exec.
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
         if fd > 2:
-            try:
+            # The listing's own descriptor is closed by now: that one fails.
+            with contextlib.suppress(OSError):
                 os.set_inheritable(fd, False)
-            except OSError:  # the listing's own descriptor, closed by now
-                pass
 
 
 def _set_names(spec: Spec) -> None:

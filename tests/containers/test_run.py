@@ -37,7 +37,7 @@ def test_stdout_and_stderr_stay_apart(berth):
 
 
 def test_stdin_reaches_the_container(berth):
-    result = berth("run", "--rm", "busybox", "tr", "a-z", "A-Z", input="hello\n")
+    result = berth("run", "--rm", "-i", "busybox", "tr", "a-z", "A-Z", input="hello\n")
     assert result.stdout == "HELLO\n"
 
 
