@@ -10,7 +10,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import platform
 from collections.abc import Sequence
 
 # clone(2) / unshare(2) / setns(2) namespace flags
@@ -18,7 +17,6 @@ CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
-CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 
@@ -31,34 +29,24 @@ MS_SYNCHRONOUS = 0x10
 MS_REMOUNT = 0x20
 MS_MANDLOCK = 0x40
 MS_DIRSYNC = 0x80
-MS_NOSYMFOLLOW = 0x100
 MS_NOATIME = 0x400
 MS_NODIRATIME = 0x800
 MS_BIND = 0x1000
-MS_MOVE = 0x2000
 MS_REC = 0x4000
-MS_SILENT = 0x8000
 MS_UNBINDABLE = 0x20000
 MS_PRIVATE = 0x40000
 MS_SLAVE = 0x80000
 MS_SHARED = 0x100000
 MS_RELATIME = 0x200000
 MS_STRICTATIME = 0x1000000
-MS_LAZYTIME = 0x2000000
 
 # umount2(2) flags
-MNT_FORCE = 0x1
 MNT_DETACH = 0x2
-MNT_EXPIRE = 0x4
-UMOUNT_NOFOLLOW = 0x8
 
 # prctl(2) options
-PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 
 # statfs(2) f_type values
-TMPFS_MAGIC = 0x01021994
-CGROUP_SUPER_MAGIC = 0x27E0EB
 CGROUP2_SUPER_MAGIC = 0x63677270
 
 # The new mount API (Linux >= 5.2). These syscalls have the same numbers on every
@@ -130,7 +118,7 @@ def _bytes(value: str | None) -> bytes | None:
 
 
 def _syscall_number(name: str) -> int:
-    machine = platform.machine()
+    machine = os.uname().machine
     try:
         return _SYSCALL_NUMBERS[machine][name]
     except KeyError:

@@ -18,12 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from engine import cgroups
-from engine.errors import ConflictError, ContainerStartError
+from engine.errors import BerthError, ConflictError, ContainerStartError
+from engine.linux.syscalls import describe
 from engine.runtime import init, namespaces
 from engine.runtime import spec as specs
-from engine.runtime import state as states
+from engine.runtime import statedir as states
 from engine.runtime.spec import Spec
-from engine.runtime.state import EXEC_FIFO, ContainerState
+from engine.runtime.statedir import EXEC_FIFO, ContainerState
 
 #: signals ``run(forward_signals=True)`` passes on to the container's init
 FORWARDED_SIGNALS = (
@@ -47,17 +48,19 @@ def create(
     states.check_id(container_id)
     spec = specs.load(bundle, container_id)
     directory = states.make_dir(state_root, container_id)
-    cgroup = None
+    cgroup = cgroups.get(spec.cgroups_path)
     pid = 0
     try:
-        os.mkfifo(directory / EXEC_FIFO, 0o622)
-        cgroup = cgroups.create(spec.cgroups_path)
+        _make_exec_fifo(directory / EXEC_FIFO)
+        cgroup.create()
         pid = _spawn_init(spec, bundle, cgroup, directory / EXEC_FIFO)
         states.save(state_root, _initial_state(container_id, bundle, spec, pid))
         if pid_file is not None:
             _write_pid_file(pid_file, pid)
-    except BaseException:
+    except BaseException as error:
         _undo_create(pid, cgroup, state_root, container_id)
+        if isinstance(error, OSError):
+            raise ContainerStartError(describe(error)) from error
         raise
     return pid
 
@@ -125,7 +128,10 @@ def delete(container_id: str, *, state_root: Path, force: bool = False) -> None:
     if current != "stopped":
         with contextlib.suppress(ProcessLookupError):
             os.kill(saved.pid, signal.SIGKILL)
-    cgroups.get(saved.cgroup_path).remove()
+    try:
+        cgroups.get(saved.cgroup_path).remove()
+    except OSError as error:
+        raise BerthError(f'cannot delete container "{container_id}": {describe(error)}') from None
     states.remove_dir(state_root, container_id)
 
 
@@ -213,15 +219,18 @@ def _kill_and_reap(pid: int) -> None:
         os.waitpid(pid, 0)
 
 
-def _undo_create(
-    pid: int, cgroup: cgroups.Cgroup | None, state_root: Path, container_id: str
-) -> None:
+def _undo_create(pid: int, cgroup: cgroups.Cgroup, state_root: Path, container_id: str) -> None:
     if pid:
         _kill_and_reap(pid)
-    if cgroup is not None:
-        with contextlib.suppress(OSError):
-            cgroup.remove()
+    with contextlib.suppress(OSError):
+        cgroup.remove()
     states.remove_dir(state_root, container_id)
+
+
+def _make_exec_fifo(path: Path) -> None:
+    os.mkfifo(path)
+    # Writable by all: the init opens it after becoming the container's user.
+    os.chmod(path, 0o622)
 
 
 def _initial_state(container_id: str, bundle: Path, spec: Spec, pid: int) -> ContainerState:
