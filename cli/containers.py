@@ -282,7 +282,8 @@ async def _ps(args: argparse.Namespace) -> int:
     engine = open_engine(args)
     containers = await engine.containers.list(all=args.all)
     if args.quiet:
-        print("\n".join(c.id if args.no_trunc else c.short_id for c in containers))
+        for container in containers:
+            print(container.id if args.no_trunc else container.short_id)
         return 0
     items = [_ps_fields(container, args.no_trunc) for container in containers]
     output = render(args.format or _PS_DEFAULT, items, _PS_HEADERS)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from engine.errors import ConflictError
 from engine.monitor.protocol import Frame, FrameReader, encode, encode_resize
+from engine.monitor.socket_path import reachable
 
 
 @dataclass
@@ -20,7 +21,8 @@ class AttachClient:
     @classmethod
     async def connect(cls, socket_path: str, name: str) -> AttachClient:
         try:
-            reader, writer = await asyncio.open_unix_connection(socket_path)
+            with reachable(socket_path) as address:
+                reader, writer = await asyncio.open_unix_connection(address)
         except (FileNotFoundError, ConnectionRefusedError):
             raise ConflictError(
                 f"cannot attach to {name}: it is not running (start it with berth start -a)"

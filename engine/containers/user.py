@@ -46,12 +46,14 @@ def resolve_user(rootfs: Path, spec: str | None) -> ProcessUser:
     if group_part:
         gid = _group_id(groups, group_part)
     username = entry[0] if entry else None
-    additional = tuple(
+    members = (
         int(row[2])
         for row in groups
         if username and username in row[3].split(",") and row[2].isdigit() and int(row[2]) != gid
     )
-    return ProcessUser(uid, gid, additional, home)
+    # The primary group comes first among the supplementary ones, as containerd has done
+    # since CVE-2023-25173: otherwise a process keeps no group it could drop.
+    return ProcessUser(uid, gid, (gid, *members), home)
 
 
 def _group_id(groups: list[list[str]], group: str) -> int:

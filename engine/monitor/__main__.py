@@ -1,6 +1,6 @@
 """``python -m engine.monitor CONFIG_JSON``: supervise one container until it is done.
 
-The process forks at once and the parent exits, so the monitor is re-parented away
+The process forks and the parent exits, so the monitor is re-parented away
 from whoever started it (no front end must reap it) and lives on after them.
 """
 
@@ -14,10 +14,12 @@ from engine.monitor.monitor import Monitor
 
 
 def main() -> int:
-    config = MonitorConfig.from_json(sys.argv[1])
+    # Fork only once the attach socket exists: when our parent sees us exit, a client
+    # may connect at once.
+    monitor = Monitor(MonitorConfig.from_json(sys.argv[1]))
     if os.fork():
         os._exit(0)
-    return Monitor(config).run()
+    return monitor.run()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine.monitor.protocol import Frame, FrameReader, encode
+from engine.monitor.socket_path import reachable
 
 # A client that falls this far behind is dropped rather than stalling the container.
 _MAX_BACKLOG = 8 << 20
@@ -35,7 +36,8 @@ class AttachServer:
         if os.path.exists(path):
             os.unlink(path)
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._listener.bind(path)
+        with reachable(path) as address:
+            self._listener.bind(address)
         os.chmod(path, 0o600)
         self._listener.listen(64)
         self._listener.setblocking(False)
@@ -46,13 +48,16 @@ class AttachServer:
     def client_count(self) -> int:
         return len(self._clients)
 
-    def wait_for_client(self) -> None:
-        """Block until one client has connected (so a foreground run misses no output)."""
-        self._listener.setblocking(True)
+    def wait_for_client(self, timeout: float) -> bool:
+        """Wait for a first client (so a foreground run misses no output); False on timeout."""
+        self._listener.settimeout(timeout)
         try:
             self._add(self._listener.accept()[0])
+        except TimeoutError:
+            return False
         finally:
             self._listener.setblocking(False)
+        return True
 
     def broadcast(self, data: bytes) -> None:
         for client in list(self._clients.values()):

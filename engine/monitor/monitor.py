@@ -13,6 +13,7 @@ from pathlib import Path
 
 from engine import runtime
 from engine.containers.store import ContainerStore
+from engine.runtime.container import exit_status
 from engine.errors import BerthError, ContainerStartError, NotFoundError
 from engine.monitor.attach_server import AttachServer
 from engine.monitor.config import MonitorConfig
@@ -27,6 +28,8 @@ from engine.timestamps import now
 
 # After the container's init exits, how long to wait for the rest of its output.
 _DRAIN_SECONDS = 2.0
+# A foreground run whose client never connects (it was killed) is not started.
+_ATTACH_TIMEOUT = 60.0
 
 
 class Monitor:
@@ -55,8 +58,9 @@ class Monitor:
     # -- the whole life -------------------------------------------------------------
 
     def run(self) -> int:
-        if self.config.wait_for_attach:
-            self._server.wait_for_client()
+        if self.config.wait_for_attach and not self._server.wait_for_client(_ATTACH_TIMEOUT):
+            self._failed_to_start(BerthError("no client attached to start the container"), True)
+            return 1
         restarts, delay = 0, 0.0
         while True:
             began = time.monotonic()
@@ -131,7 +135,7 @@ class Monitor:
             self._dispatch(timeout=0.2 if self._status is not None else None)
         for fd in list(self._io.outputs):
             self._selector.unregister(fd)
-        return os.waitstatus_to_exitcode(self._status) % 256 if self._status >= 0 else 255
+        return exit_status(self._status) if self._status is not None else 255
 
     def _dispatch(self, timeout: float | None) -> None:
         for key, mask in self._selector.select(timeout):

@@ -72,19 +72,19 @@ def test_user_by_name_gets_groups_and_home(rootfs):
     assert (user.uid, user.gid, user.additional_gids, user.home) == (
         1000,
         1000,
-        (10, 29),
+        (1000, 10, 29),
         "/home/app",
     )
 
 
 def test_numeric_user_needs_no_entry(rootfs):
     user = resolve_user(rootfs, "4242:wheel")
-    assert (user.uid, user.gid, user.additional_gids, user.home) == (4242, 10, (), "/")
+    assert (user.uid, user.gid, user.additional_gids, user.home) == (4242, 10, (10,), "/")
 
 
 def test_default_is_root(rootfs):
     assert resolve_user(rootfs, None).uid == 0
-    assert resolve_user(rootfs, None).additional_gids == (29,)
+    assert resolve_user(rootfs, None).additional_gids == (0, 29)
 
 
 def test_unknown_names_are_errors(rootfs):

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import time
 from pathlib import Path
 
-from tests.conftest import cgroup_dirs
+from tests.conftest import BERTH, cgroup_dirs
 
 
 def test_container_sees_itself_as_pid_1_with_its_own_hostname(berth):
-    result = berth("run", "--rm", "busybox", "sh", "-c", "echo $$; hostname; ps -o pid,comm")
+    # "; true" keeps sh from exec-ing ps in its own place.
+    result = berth("run", "--rm", "busybox", "sh", "-c", "echo $$; hostname; ps -o pid,comm; true")
     assert result.returncode == 0, result.stderr
     pid, hostname, *ps = result.stdout.splitlines()
     assert pid == "1"
@@ -28,7 +31,31 @@ def test_hostname_flag(berth):
 def test_exit_codes_follow_the_container(berth):
     assert berth("run", "--rm", "busybox", "false").returncode == 1
     assert berth("run", "--rm", "busybox", "sh", "-c", "exit 42").returncode == 42
-    assert berth("run", "--rm", "busybox", "sh", "-c", "kill -9 $$").returncode == 137
+
+
+def test_killed_by_a_signal_exits_128_plus_n(berth, engine):
+    foreground = subprocess.Popen(
+        [BERTH, "--root", str(engine.paths.root), "--runroot", str(engine.paths.runroot),
+         "run", "--name", "victim", "busybox", "sleep", "30"]
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while "Up" not in berth("ps", "--format", "{{.Status}}").stdout:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert berth("kill", "victim").returncode == 0
+        assert foreground.wait(timeout=10) == 137
+    finally:
+        foreground.kill()
+    # A shell that is not PID 1 dies of its own SIGKILL like anywhere else.
+    result = berth("run", "--rm", "busybox", "sh", "-c", "sh -c 'kill -9 $$'; echo $?")
+    assert result.stdout == "137\n"
+
+
+def test_pid_1_cannot_kill_itself(berth):
+    # The kernel drops signals that PID 1 of a pid namespace sends itself without a
+    # handler, SIGKILL included: the shell goes on and exits 0, as under Docker or runc.
+    assert berth("run", "--rm", "busybox", "sh", "-c", "kill -9 $$; echo alive").stdout == "alive\n"
 
 
 def test_stdout_and_stderr_stay_apart(berth):
@@ -77,7 +104,7 @@ def test_writes_stay_in_their_container(berth, engine):
 
 
 def test_containers_share_one_copy_of_the_layers(berth, engine):
-    for name in ("a", "b", "c"):
+    for name in ("one", "two", "three"):
         assert berth("create", "--name", name, "busybox", "true").returncode == 0
     assert len(list(engine.paths.layers.iterdir())) == 1
     assert len(list(engine.paths.containers.iterdir())) == 3

@@ -1,0 +1,139 @@
+"""OCI image configs: building them, naming them, and Docker's ``--change`` instructions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import re
+import shlex
+from collections.abc import Sequence
+from typing import Any
+
+from engine.errors import InvalidArgumentError
+
+_ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}
+_PORT = re.compile(r"(\d+)(?:-(\d+))?(?:/(tcp|udp|sctp))?")
+_CHANGE_INSTRUCTIONS = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "USER", "WORKDIR")
+
+
+def architecture() -> str:
+    machine = platform.machine()
+    return _ARCHITECTURES.get(machine, machine)
+
+
+def image_config(
+    container_config: dict[str, Any], diff_ids: Sequence[str], history: Sequence[dict[str, Any]],
+    created: str,
+) -> dict[str, Any]:  # fmt: skip
+    return {
+        "architecture": architecture(),
+        "os": "linux",
+        "created": created,
+        "config": container_config,
+        "rootfs": {"type": "layers", "diff_ids": list(diff_ids)},
+        "history": list(history),
+    }
+
+
+def serialize(config: dict[str, Any]) -> bytes:
+    """The bytes that are stored and hashed; the image id names exactly these."""
+    return json.dumps(config, separators=(",", ":"), sort_keys=True).encode()
+
+
+def image_id(raw: bytes) -> str:
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def apply_changes(config: dict[str, Any], changes: Sequence[str]) -> dict[str, Any]:
+    """``config`` (the image's ``config`` object) with Dockerfile instructions applied."""
+    updated = dict(config)
+    for change in changes:
+        instruction, _, argument = change.strip().partition(" ")
+        keyword = instruction.upper()
+        if keyword not in _CHANGE_INSTRUCTIONS:
+            raise InvalidArgumentError(
+                f'unsupported --change instruction: "{instruction}" '
+                f"(import supports {', '.join(_CHANGE_INSTRUCTIONS)})"
+            )
+        argument = argument.strip()
+        if not argument:
+            raise InvalidArgumentError(f"--change {keyword} needs an argument")
+        _APPLY[keyword](updated, argument)
+    return updated
+
+
+def _command_form(argument: str) -> list[str]:
+    """Exec form (a JSON array of strings) or shell form, run by /bin/sh -c."""
+    if argument.startswith("["):
+        try:
+            parsed = json.loads(argument)
+        except json.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, list) and all(isinstance(item, str) for item in parsed):
+            return parsed
+    return ["/bin/sh", "-c", argument]
+
+
+def _set_cmd(config: dict[str, Any], argument: str) -> None:
+    config["Cmd"] = _command_form(argument)
+
+
+def _set_entrypoint(config: dict[str, Any], argument: str) -> None:
+    config["Entrypoint"] = _command_form(argument)
+
+
+def _key_values(argument: str, keyword: str) -> list[tuple[str, str]]:
+    try:
+        tokens = shlex.split(argument)
+    except ValueError as error:
+        raise InvalidArgumentError(f"--change {keyword} {argument}: {error}") from None
+    if keyword == "ENV" and tokens and "=" not in tokens[0]:
+        # Legacy form: ENV KEY value with spaces
+        key, _, value = argument.partition(" ")
+        return [(key, value.strip())]
+    pairs = []
+    for token in tokens:
+        key, equals, value = token.partition("=")
+        if not equals or not key:
+            raise InvalidArgumentError(f'--change {keyword}: "{token}" is not KEY=VALUE')
+        pairs.append((key, value))
+    return pairs
+
+
+def _set_env(config: dict[str, Any], argument: str) -> None:
+    env = {key: value for key, _, value in (e.partition("=") for e in config.get("Env") or [])}
+    env.update(_key_values(argument, "ENV"))
+    config["Env"] = [f"{key}={value}" for key, value in env.items()]
+
+
+def _set_label(config: dict[str, Any], argument: str) -> None:
+    config["Labels"] = {**(config.get("Labels") or {}), **dict(_key_values(argument, "LABEL"))}
+
+
+def _set_user(config: dict[str, Any], argument: str) -> None:
+    config["User"] = argument
+
+
+def _set_workdir(config: dict[str, Any], argument: str) -> None:
+    if not argument.startswith("/"):
+        argument = (config.get("WorkingDir") or "/").rstrip("/") + "/" + argument
+    config["WorkingDir"] = argument
+
+
+def _set_expose(config: dict[str, Any], argument: str) -> None:
+    ports = dict(config.get("ExposedPorts") or {})
+    for token in argument.split():
+        match = _PORT.fullmatch(token)
+        if not match or not 0 < int(match[1]) < 65536:
+            raise InvalidArgumentError(f'--change EXPOSE: invalid port "{token}" (e.g. 80/tcp)')
+        first, last, protocol = int(match[1]), int(match[2] or match[1]), match[3] or "tcp"
+        for port in range(first, last + 1):
+            ports[f"{port}/{protocol}"] = {}
+    config["ExposedPorts"] = ports
+
+
+_APPLY = {
+    "CMD": _set_cmd, "ENTRYPOINT": _set_entrypoint, "ENV": _set_env, "EXPOSE": _set_expose,
+    "LABEL": _set_label, "USER": _set_user, "WORKDIR": _set_workdir,
+}  # fmt: skip
