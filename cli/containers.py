@@ -312,8 +312,12 @@ def _ps_fields(container: Container, no_trunc: bool) -> dict[str, str]:
 
 def status_text(container: Container, now: float) -> str:
     """Docker's STATUS column: "Up 5 minutes", "Exited (137) 2 minutes ago", "Created"."""
+    if container.state == "restarting" and container.finished_at:
+        ago = humanize.duration(now - parse(container.finished_at))
+        return f"Restarting ({container.exit_code}) {ago} ago"
     if container.running and container.started_at:
-        return "Up " + humanize.duration(now - parse(container.started_at))
+        up = "Up " + humanize.duration(now - parse(container.started_at))
+        return up + " (Paused)" if container.state == "paused" else up
     if container.state == "exited" and container.finished_at:
         ago = humanize.duration(now - parse(container.finished_at))
         return f"Exited ({container.exit_code}) {ago} ago"

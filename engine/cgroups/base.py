@@ -69,6 +69,10 @@ class Cgroup(abc.ABC):
     def thaw(self) -> None:
         """Let a frozen cgroup's processes run again."""
 
+    @abc.abstractmethod
+    def is_frozen(self) -> bool:
+        """Whether the cgroup was asked to freeze and not thawed since (paused)."""
+
     def kill_all(self, sig: int) -> None:
         """Send ``sig`` to every process in the cgroup.
 

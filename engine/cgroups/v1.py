@@ -37,6 +37,13 @@ class V1Cgroup(Cgroup):
     def thaw(self) -> None:
         write_value(self._freezer() / "freezer.state", "THAWED")
 
+    def is_frozen(self) -> bool:
+        try:
+            state = self._freezer() / "freezer.state"
+        except UnsupportedError:
+            return False  # nothing can have frozen it
+        return state.read_text().strip() != "THAWED"
+
     def _freezer(self) -> Path:
         for hierarchy in self.hierarchies:
             if "freezer" in hierarchy.controllers:

@@ -33,6 +33,9 @@ class V2Cgroup(Cgroup):
     def thaw(self) -> None:
         write_value(self._dir / "cgroup.freeze", "0")
 
+    def is_frozen(self) -> bool:
+        return (self._dir / "cgroup.freeze").read_text().strip() == "1"
+
     def _events(self) -> str:
         return (self._dir / "cgroup.events").read_text()
 

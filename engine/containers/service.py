@@ -172,6 +172,9 @@ class ContainerService:
         if timeout is None:
             timeout = container.options.stop_timeout
         await asyncio.to_thread(self._signal, container.id, stop_signal)
+        if container.state == "paused":  # let the signal be delivered
+            await asyncio.to_thread(self._cgroup(container.id).thaw)
+            await asyncio.to_thread(self._store.update, container.id, state="running")
         if not await self._wait_until_stopped(container.id, 10 if timeout is None else timeout):
             await asyncio.to_thread(self._kill_now, container.id)
             await self._wait_until_stopped(container.id, _KILL_GRACE)
@@ -270,6 +273,10 @@ class ContainerService:
             runtime.kill(container_id, signum, state_root=self._paths.runtime_state)
 
     def _kill_now(self, container_id: str) -> None:
+        """SIGKILL every process of the container, thawing it first if it was paused."""
+        cgroup = self._cgroup(container_id)
+        if cgroup.exists():
+            cgroup.thaw()  # a frozen process holds its SIGKILL until it thaws
         with contextlib.suppress(NotFoundError):
             runtime.kill(
                 container_id, signal.SIGKILL, state_root=self._paths.runtime_state, all=True

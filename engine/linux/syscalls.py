@@ -44,7 +44,13 @@ MS_STRICTATIME = 0x1000000
 MNT_DETACH = 0x2
 
 # prctl(2) options
+PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
+
+# pseudo-terminal ioctls (asm-generic numbers: x86_64 and aarch64); termios lacks them
+TIOCGPTN = 0x80045430
+TIOCSPTLCK = 0x40045431
+TIOCGPTPEER = 0x5441
 
 # statfs(2) f_type values
 CGROUP2_SUPER_MAGIC = 0x63677270
@@ -158,6 +164,14 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
 def set_no_new_privs() -> None:
     """Forbid this process and its children from gaining privileges through execve."""
     prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def set_parent_death_signal(sig: int) -> None:
+    """Have the kernel send ``sig`` to this process when the thread that forked it exits.
+
+    Changing the effective uid or gid clears it, and so does exec of a set-user-ID file.
+    """
+    prctl(PR_SET_PDEATHSIG, sig)
 
 
 # -- mounts -------------------------------------------------------------------------------

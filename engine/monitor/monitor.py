@@ -13,7 +13,6 @@ from pathlib import Path
 
 from engine import runtime
 from engine.containers.store import ContainerStore
-from engine.runtime.container import exit_status
 from engine.errors import BerthError, ContainerStartError, NotFoundError
 from engine.monitor.attach_server import AttachServer
 from engine.monitor.config import MonitorConfig
@@ -22,6 +21,7 @@ from engine.monitor.logfile import JsonLogWriter
 from engine.monitor.protocol import WINSIZE, Frame, encode_exit
 from engine.monitor.restart import RestartPolicy, next_delay
 from engine.process_identity import start_time
+from engine.runtime.container import exit_status
 from engine.state import Database
 from engine.storage import overlay
 from engine.timestamps import now

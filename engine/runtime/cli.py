@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
@@ -67,13 +68,41 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="create, start, wait for and delete a container")
     _bundle_options(run)
     run.set_defaults(handler=_run)
+
+    _exec_parser(commands)
     return parser
 
 
 def _bundle_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-b", "--bundle", default=".", help="bundle directory (default: .)")
     parser.add_argument("--pid-file", help="write the init's pid here")
+    _console_option(parser)
     parser.add_argument("id")
+
+
+def _console_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--console-socket", help="unix socket to send the terminal's master to (terminal only)"
+    )
+
+
+def _exec_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "exec", help="run one more process in a running container",
+        description="Without --process: the container's own process, with these changes.",
+    )  # fmt: skip
+    parser.add_argument("--process", help="the process as an OCI JSON file")
+    _console_option(parser)
+    parser.add_argument("-t", "--tty", action="store_true", help="give it a terminal")
+    parser.add_argument("--cwd", help="working directory inside the container")
+    parser.add_argument("-e", "--env", action="append", default=[], metavar="K=V",
+                        help="set an environment variable (repeatable)")  # fmt: skip
+    parser.add_argument("-u", "--user", metavar="UID[:GID]", help="run as this user")
+    parser.add_argument("-d", "--detach", action="store_true", help="do not wait for it")
+    parser.add_argument("--pid-file", help="write the process's pid here")
+    parser.add_argument("id")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="command and arguments")
+    parser.set_defaults(handler=_exec)
 
 
 def _runtime() -> ModuleType:
@@ -89,6 +118,7 @@ def _create(args: argparse.Namespace) -> None:
         Path(args.bundle),
         state_root=Path(args.root),
         pid_file=_optional_path(args.pid_file),
+        console_socket=_optional_path(args.console_socket),
     )
 
 
@@ -112,14 +142,66 @@ def _delete(args: argparse.Namespace) -> None:
 def _run(args: argparse.Namespace) -> int:
     return _runtime().run(
         args.id, Path(args.bundle), state_root=Path(args.root),
-        pid_file=_optional_path(args.pid_file), forward_signals=True,
+        pid_file=_optional_path(args.pid_file), console_socket=_optional_path(args.console_socket),
+        forward_signals=True,
     )  # fmt: skip
+
+
+def _exec(args: argparse.Namespace) -> int:
+    from engine.runtime.exec import exec_process
+
+    container = _runtime()
+    pid = exec_process(
+        args.id, _exec_process(args), state_root=Path(args.root),
+        console_socket=_optional_path(args.console_socket),
+        pid_file=_optional_path(args.pid_file),
+    )  # fmt: skip
+    if args.detach:
+        return 0
+    with container.forwarding(pid):
+        _, status = os.waitpid(pid, 0)
+    return container.exit_status(status)
+
+
+def _exec_process(args: argparse.Namespace) -> dict:
+    """The OCI process object exec runs: --process's, or the container's, changed."""
+    if args.process:
+        return _read_json(Path(args.process))
+    if not args.command:
+        raise _invalid("exec needs a COMMAND or --process")
+    bundle = Path(_runtime().state(args.id, state_root=Path(args.root))["bundle"])
+    process = _read_json(bundle / "config.json").get("process", {})
+    process.update(args=args.command, terminal=args.tty)
+    process["env"] = [*process.get("env", []), *args.env]
+    if args.cwd:
+        process["cwd"] = args.cwd
+    if args.user:
+        process["user"] = _parse_user(args.user)
+    return process
+
+
+def _parse_user(text: str) -> dict:
+    uid, _, gid = text.partition(":")
+    if not uid.isdigit() or not (gid.isdigit() or not gid):
+        raise _invalid(f"invalid user {text!r}: use UID or UID:GID (numbers)")
+    return {"uid": int(uid), "gid": int(gid or 0)}
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise _invalid(f"cannot read {path}: {error}") from None
+
+
+def _invalid(message: str) -> Exception:
+    from engine.errors import InvalidArgumentError
+
+    return InvalidArgumentError(message)
 
 
 def parse_signal(text: str) -> int:
     """A signal given as a number, TERM or SIGTERM (any case)."""
-    from engine.errors import InvalidArgumentError
-
     if text.isdigit():
         number = int(text)
         if 0 < number < signal.NSIG:
@@ -129,7 +211,7 @@ def parse_signal(text: str) -> int:
         name = name if name.startswith("SIG") else f"SIG{name}"
         if isinstance(getattr(signal.Signals, name, None), signal.Signals):
             return signal.Signals[name].value
-    raise InvalidArgumentError(f"unknown signal {text!r}")
+    raise _invalid(f"unknown signal {text!r}")
 
 
 def _optional_path(value: str | None) -> Path | None:

@@ -9,10 +9,10 @@ commands while the init stays the caller's child.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import select
 import signal
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +20,7 @@ from pathlib import Path
 from engine import cgroups
 from engine.errors import BerthError, ConflictError, ContainerStartError
 from engine.linux.syscalls import describe
-from engine.runtime import init, namespaces
+from engine.runtime import init, namespaces, spawn, terminal
 from engine.runtime import spec as specs
 from engine.runtime import statedir as states
 from engine.runtime.spec import Spec
@@ -35,28 +35,42 @@ _START_POLL_MS = 100
 
 
 def create(
-    container_id: str, bundle: Path, *, state_root: Path, pid_file: Path | None = None
+    container_id: str,
+    bundle: Path,
+    *,
+    state_root: Path,
+    pid_file: Path | None = None,
+    console_socket: Path | None = None,
+    kill_with_parent: bool = False,
 ) -> int:
     """Create the container and return its init's pid (in the caller's pid namespace).
 
     The init is a direct child of the calling process (waitpid it); it inherits the
-    caller's stdin, stdout and stderr. On return it is set up and waits for
+    caller's stdin, stdout and stderr — or, with process.terminal, gets a new
+    pseudo-terminal whose master it sends to ``console_socket`` (a listening unix
+    socket; accept after create returns). With ``kill_with_parent`` the init is
+    SIGKILLed when the calling thread exits. On return it is set up and waits for
     :func:`start`. On failure nothing is left: the init is reaped, its cgroup and
     state directory removed, and ContainerStartError (or another BerthError) raised.
     """
     bundle = bundle.absolute()
     states.check_id(container_id)
     spec = specs.load(bundle, container_id)
+    terminal.check(console_socket, spec.process)
     directory = states.make_dir(state_root, container_id)
     cgroup = cgroups.get(spec.cgroups_path)
     pid = 0
     try:
         _make_exec_fifo(directory / EXEC_FIFO)
         cgroup.create()
-        pid = _spawn_init(spec, bundle, cgroup, directory / EXEC_FIFO)
+        with (
+            terminal.connected(console_socket) as console,
+            spawn.parent_pidfd(kill_with_parent) as parent,
+        ):
+            pid = _spawn_init(spec, bundle, cgroup, directory / EXEC_FIFO, console, parent)
         states.save(state_root, _initial_state(container_id, bundle, spec, pid))
         if pid_file is not None:
-            _write_pid_file(pid_file, pid)
+            states.write_pid_file(pid_file, pid)
     except BaseException as error:
         _undo_create(pid, cgroup, state_root, container_id)
         if isinstance(error, OSError):
@@ -141,6 +155,7 @@ def run(
     *,
     state_root: Path,
     pid_file: Path | None = None,
+    console_socket: Path | None = None,
     forward_signals: bool = False,
 ) -> int:
     """create + start + wait + delete; the shell-style status (128+N if killed by N).
@@ -149,13 +164,16 @@ def run(
     this process receives meanwhile are passed on to the init; only the main thread
     may ask for that.
     """
-    pid = create(container_id, bundle, state_root=state_root, pid_file=pid_file)
+    pid = create(
+        container_id, bundle, state_root=state_root, pid_file=pid_file,
+        console_socket=console_socket,
+    )  # fmt: skip
     try:
-        with _forwarding(pid) if forward_signals else contextlib.nullcontext():
+        with forwarding(pid) if forward_signals else contextlib.nullcontext():
             start(container_id, state_root=state_root)
             _, status = os.waitpid(pid, 0)
     except BaseException:
-        _kill_and_reap(pid)
+        spawn.kill_and_reap(pid)
         raise
     finally:
         delete(container_id, state_root=state_root, force=True)
@@ -170,58 +188,27 @@ def exit_status(wait_status: int) -> int:
 # -- create's parts ----------------------------------------------------------------------
 
 
-def _spawn_init(spec: Spec, bundle: Path, cgroup: cgroups.Cgroup, fifo: Path) -> int:
+def _spawn_init(
+    spec: Spec, bundle: Path, cgroup: cgroups.Cgroup, fifo: Path,
+    console: socket.socket | None, parent: int | None,
+) -> int:  # fmt: skip
     """Fork the init and wait until it is set up; its pid. Raises what it reports."""
-    report_read, report_write = os.pipe()  # both close-on-exec
     fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
     try:
-        pid = namespaces.fork(spec)
-        if pid == 0:
-            try:
-                os.close(report_read)
-                init.main(spec, bundle, cgroup, report_write, fifo_fd)
-            finally:
-                os._exit(125)  # the child must never run the caller's code
-    except BaseException:
-        os.close(report_read)
-        raise
+        return spawn.spawn(
+            lambda: namespaces.fork(spec),
+            lambda report_fd: init.main(
+                spec, bundle, cgroup, report_fd, fifo_fd, console=console, parent=parent
+            ),
+            until_ready=True,
+        )
     finally:
-        os.close(report_write)
         os.close(fifo_fd)
-    try:
-        _await_ready(report_read)
-    except BaseException:
-        _kill_and_reap(pid)
-        raise
-    finally:
-        os.close(report_read)
-    return pid
-
-
-def _await_ready(report_fd: int) -> None:
-    report = b""
-    while not report.endswith(b"\n"):
-        chunk = os.read(report_fd, 4096)
-        if not chunk:
-            break
-        report += chunk
-    if not report:
-        raise ContainerStartError("the container's init died while it was being set up")
-    message = json.loads(report)
-    if "error" in message:
-        raise ContainerStartError(message["error"], message["code"])
-
-
-def _kill_and_reap(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
 
 
 def _undo_create(pid: int, cgroup: cgroups.Cgroup, state_root: Path, container_id: str) -> None:
     if pid:
-        _kill_and_reap(pid)
+        spawn.kill_and_reap(pid)
     with contextlib.suppress(OSError):
         cgroup.remove()
     states.remove_dir(state_root, container_id)
@@ -246,12 +233,6 @@ def _initial_state(container_id: str, bundle: Path, spec: Spec, pid: int) -> Con
     )
 
 
-def _write_pid_file(path: Path, pid: int) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(str(pid))
-    os.rename(temporary, path)
-
-
 # -- start's and run's parts -------------------------------------------------------------
 
 
@@ -267,7 +248,9 @@ def _read_fifo(fd: int, saved: ContainerState) -> bytes:
 
 
 @contextlib.contextmanager
-def _forwarding(pid: int) -> Iterator[None]:
+def forwarding(pid: int) -> Iterator[None]:
+    """Meanwhile, pass the signals in FORWARDED_SIGNALS this process gets on to ``pid``."""
+
     def forward(signum: int, _frame: object) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signum)

@@ -1,9 +1,9 @@
 """The container's init between fork and exec: everything the config asks for.
 
 It runs in the forked child only and never returns into the caller's code. Until it
-is ready it reports to the runtime through a close-on-exec pipe: one JSON line, either
-``{"ready": true}`` (all set up, now waiting on the exec fifo) or ``{"error": ...,
-"code": ...}``. A failure after that (exec itself) can only go to its stderr.
+is ready it reports to the runtime through the close-on-exec pipe of
+:mod:`engine.runtime.spawn`: ready (all set up, now waiting on the exec fifo) or the
+error. A failure after that (exec itself) can only go to its stderr.
 
 Everything it uses must be imported before the fork: after pivot_root the host's
 Python files are out of reach.
@@ -12,68 +12,48 @@ Python files are out of reach.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
+import socket
 from pathlib import Path
 from typing import NoReturn
 
 from engine.cgroups import Cgroup
-from engine.errors import BerthError, ContainerStartError
+from engine.errors import ContainerStartError
 from engine.linux import syscalls
-from engine.runtime import namespaces, process, rootfs
+from engine.runtime import namespaces, process, rootfs, spawn, terminal
 from engine.runtime.spec import Spec
 
-READY = {"ready": True}
 
+def main(
+    spec: Spec, bundle: Path, cgroup: Cgroup, report_fd: int, fifo_fd: int, *,
+    console: socket.socket | None, parent: int | None,
+) -> NoReturn:  # fmt: skip
+    """Set the container up, report, wait for start, exec. Never returns.
 
-def main(spec: Spec, bundle: Path, cgroup: Cgroup, report_fd: int, fifo_fd: int) -> NoReturn:
-    """Set the container up, report, wait for start, exec. Never returns."""
+    ``console``: the connected console socket, when the process has a terminal;
+    ``parent``: a pidfd of the caller, when the init is to die with it.
+    """
     try:
         try:
-            executable = _set_up(spec, bundle, cgroup)
+            executable = _set_up(spec, bundle, cgroup, console)
+            if parent is not None:
+                process.die_with_parent(parent)
         except BaseException as error:
-            _send(report_fd, failure(error))
-            os._exit(1)
-        _send(report_fd, READY)
-        os.close(report_fd)
+            spawn.report_failure(report_fd, error)
+        spawn.report_ready(report_fd)
         _wait_for_start(fifo_fd)
         process.restrict(spec.process)
         process.execute(executable, spec.process)
     except BaseException as error:
-        message = failure(error)
+        message = spawn.failure(error)
         os.write(2, f"berth-runtime: {message['error']}\n".encode())
         os._exit(message["code"])
     finally:
         os._exit(125)
 
 
-def failure(error: BaseException) -> dict:
-    """A failure as the report's JSON: the user's message and the exit code to use."""
-    if isinstance(error, ContainerStartError):
-        return {"error": str(error), "code": error.exit_code}
-    if isinstance(error, BerthError):
-        return {"error": str(error), "code": 125}
-    if isinstance(error, OSError):
-        return {"error": syscalls.describe(error), "code": 125}
-    return {"error": f"{type(error).__name__}: {error}", "code": 125}
-
-
-def _set_up(spec: Spec, bundle: Path, cgroup: Cgroup) -> str:
-    _reset_inherited_state()
-    cgroup.add_process(0)
-    namespaces.enter(spec)
-    rootfs.prepare(spec, bundle, cgroup)
-    _set_names(spec)
-    _write_sysctls(spec.sysctl)
-    rootfs.finish(spec)
-    process.set_rlimits(spec.process.rlimits)
-    process.switch_user(spec.process.user)
-    process.change_directory(spec.process.cwd)
-    return process.find_executable(spec.process)
-
-
-def _reset_inherited_state() -> None:
+def reset_inherited_state() -> None:
     """Undo what the caller's Python set up: signal handlers, mask, inheritable fds."""
     # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across
     # exec; the container must start with defaults. (The C library reserves a few
@@ -89,6 +69,20 @@ def _reset_inherited_state() -> None:
             # The listing's own descriptor is closed by now: that one fails.
             with contextlib.suppress(OSError):
                 os.set_inheritable(fd, False)
+
+
+def _set_up(spec: Spec, bundle: Path, cgroup: Cgroup, console: socket.socket | None) -> str:
+    reset_inherited_state()
+    cgroup.add_process(0)
+    namespaces.enter(spec)
+    rootfs.prepare(spec, bundle, cgroup)
+    if console is not None:
+        # Before finish(): a read-only root must still let /dev/console be made.
+        terminal.attach(console, spec.process.user.uid, bind_console=True)
+    _set_names(spec)
+    _write_sysctls(spec.sysctl)
+    rootfs.finish(spec)
+    return process.become(spec.process)
 
 
 def _set_names(spec: Spec) -> None:
@@ -117,7 +111,3 @@ def _wait_for_start(fifo_fd: int) -> None:
     finally:
         os.close(fd)
     os.close(fifo_fd)
-
-
-def _send(fd: int, message: dict) -> None:
-    os.write(fd, json.dumps(message).encode() + b"\n")

@@ -1,4 +1,5 @@
-"""Put the container's init into the namespaces its config lists.
+"""Put the container's init into the namespaces its config lists; an exec'd process
+into those of the init.
 
 The pid namespace is special: a process can never change its own pid namespace,
 only the one its *future children* get. So :func:`fork` points the calling thread's
@@ -13,15 +14,21 @@ points them back at once. This is safe for the caller:
   (locks, threads), unlike a raw clone(2) from ctypes would;
 * the init is a direct child of the caller, which can waitpid it.
 
-Every other namespace is entered by the init itself, after the fork.
+:func:`fork_beside` does the same for a process exec'd into a running container.
+Every other namespace is entered by the child itself, after the fork.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from engine.linux import links, syscalls
-from engine.runtime.spec import Namespace, Spec
+from engine.runtime.spec import NAMESPACE_FLAGS, Namespace, Spec
+
+#: the names /proc/<pid>/ns/ gives the namespaces a container may have
+_PROC_NAMES = {"pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": "uts",
+               "cgroup": "cgroup"}  # fmt: skip
 
 
 def fork(spec: Spec) -> int:
@@ -29,9 +36,18 @@ def fork(spec: Spec) -> int:
     pid_namespace = spec.namespace("pid")
     if pid_namespace is None:
         return os.fork()
+    return _fork_in(lambda: _enter(pid_namespace))
+
+
+def fork_beside(process_fd: int) -> int:
+    """os.fork, with the child born in the pid namespace of another process (a pidfd)."""
+    return _fork_in(lambda: syscalls.setns(process_fd, syscalls.CLONE_NEWPID))
+
+
+def _fork_in(enter_pid_namespace: Callable[[], None]) -> int:
     own = os.open("/proc/thread-self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        _enter(pid_namespace)
+        enter_pid_namespace()
         pid = os.fork()
     except BaseException:
         syscalls.setns(own, syscalls.CLONE_NEWPID)
@@ -62,6 +78,25 @@ def enter(spec: Spec) -> None:
     if any(ns.type == "network" for ns in fresh):
         # runc and Docker's "none" network alike bring loopback up in a new netns.
         links.set_up("lo")
+
+
+def unshared_with(pid: int) -> int:
+    """CLONE_NEW* flags of the namespaces of process ``pid`` that the caller is not in."""
+    flags = 0
+    for kind, name in _PROC_NAMES.items():
+        if os.stat(f"/proc/{pid}/ns/{name}").st_ino != os.stat(f"/proc/self/ns/{name}").st_ino:
+            flags |= NAMESPACE_FLAGS[kind]
+    return flags
+
+
+def join(process_fd: int, flags: int) -> None:
+    """In an exec'd process: join these namespaces of another process (a pidfd) at once.
+
+    Joining the mount namespace also moves the root and the working directory to the
+    container's root. The pid namespace is not among ``flags``: the fork chose it.
+    """
+    if flags:
+        syscalls.setns(process_fd, flags)
 
 
 def _enter(namespace: Namespace) -> None:

@@ -1,8 +1,9 @@
-"""The container process's own attributes, applied by its init just before exec.
+"""The container process's own attributes, applied just before exec (init's or exec's).
 
-rlimits, user and groups, working directory, the executable's lookup, and the
-exec itself. Lookup happens before the init reports "created", so a missing
-command fails ``create`` with Docker's exit codes (127 not found, 126 not executable).
+rlimits, user and groups, working directory, the executable's lookup, dying with the
+parent, and the exec itself. Lookup happens before the init reports "created", so a
+missing command fails ``create`` with Docker's exit codes (127 not found, 126 not
+executable).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import errno
 import os
 import resource
+import select
+import signal
 import stat
 from typing import NoReturn
 
@@ -20,6 +23,14 @@ from engine.runtime.spec import Process, Rlimit, User
 #: the search path when process.env has no PATH (Docker's default)
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _UNLIMITED = 2**63  # OCI writes "unlimited" as 2**64 - 1
+
+
+def become(process: Process) -> str:
+    """Take on the process's rlimits, user and cwd; the path execve is to run."""
+    set_rlimits(process.rlimits)
+    switch_user(process.user)
+    change_directory(process.cwd)
+    return find_executable(process)
 
 
 def set_rlimits(rlimits: tuple[Rlimit, ...]) -> None:
@@ -105,6 +116,21 @@ def _is_executable(path: str) -> bool:
         return stat.S_ISREG(os.stat(path).st_mode) and os.access(path, os.X_OK)
     except OSError:
         return False
+
+
+def die_with_parent(parent: int) -> None:
+    """Be SIGKILLed when the parent exits; exit at once if it already has.
+
+    ``parent`` is a pidfd of the parent opened before the fork (getppid cannot tell: it
+    reads 0 across a pid namespace). Call it after the last change of credentials,
+    which would clear the death signal; the kernel sends it when the *thread* that
+    forked exits, so the parent must fork from a thread that lives as long as it does.
+    """
+    syscalls.set_parent_death_signal(signal.SIGKILL)
+    # A parent that died before the line above would never send the signal.
+    if select.select([parent], [], [], 0)[0]:
+        os._exit(128 + signal.SIGKILL)
+    os.close(parent)
 
 
 def restrict(process: Process) -> None:

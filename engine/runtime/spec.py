@@ -53,6 +53,8 @@ class Process:
     env: tuple[str, ...]
     cwd: str
     user: User
+    #: the process gets a new pseudo-terminal as its stdio and controlling terminal
+    terminal: bool = False
     rlimits: tuple[Rlimit, ...] = ()
     no_new_privileges: bool = False
 
@@ -144,7 +146,7 @@ class _Parser:
             oci_version=version,
             root=self.bundle / _get(root, "path", str, where="root.path"),
             root_readonly=_get(root, "readonly", bool, False, where="root.readonly"),
-            process=self.process(_get(config, "process", dict)),
+            process=load_process(_get(config, "process", dict)),
             cgroups_path=_cgroups_path(linux, container_id),
             hostname=_get(config, "hostname", str, None) or None,
             domainname=_get(config, "domainname", str, None) or None,
@@ -160,26 +162,24 @@ class _Parser:
         _check_namespaces(spec)
         return spec
 
-    def process(self, process: dict[str, Any]) -> Process:
-        if _get(process, "terminal", bool, False, where="process.terminal"):
-            raise UnsupportedError(
-                "process.terminal=true is not supported by berth-runtime yet: "
-                "run the container with its stdio passed through instead"
-            )
-        args = _get(process, "args", list, where="process.args")
-        if not args or not all(isinstance(arg, str) for arg in args):
-            raise InvalidArgumentError("config.json: process.args must list the command to run")
-        cwd = _get(process, "cwd", str, where="process.cwd")
-        if not cwd.startswith("/"):
-            raise InvalidArgumentError(f"config.json: process.cwd {cwd!r} must be absolute")
-        return Process(
-            args=tuple(args),
-            env=tuple(_get(process, "env", list, [], where="process.env")),
-            cwd=cwd,
-            user=_user(_get(process, "user", dict, {}, where="process.user")),
-            rlimits=tuple(_rlimit(entry) for entry in _get(process, "rlimits", list, [])),
-            no_new_privileges=_get(process, "noNewPrivileges", bool, False),
-        )
+
+def load_process(process: dict[str, Any]) -> Process:
+    """A checked OCI process object: config.json's, or one given to exec."""
+    args = _get(process, "args", list, where="process.args")
+    if not args or not all(isinstance(arg, str) for arg in args):
+        raise InvalidArgumentError("config.json: process.args must list the command to run")
+    cwd = _get(process, "cwd", str, where="process.cwd")
+    if not cwd.startswith("/"):
+        raise InvalidArgumentError(f"config.json: process.cwd {cwd!r} must be absolute")
+    return Process(
+        args=tuple(args),
+        env=tuple(_get(process, "env", list, [], where="process.env")),
+        cwd=cwd,
+        user=_user(_get(process, "user", dict, {}, where="process.user")),
+        terminal=_get(process, "terminal", bool, False, where="process.terminal"),
+        rlimits=tuple(_rlimit(entry) for entry in _get(process, "rlimits", list, [])),
+        no_new_privileges=_get(process, "noNewPrivileges", bool, False),
+    )
 
 
 _MISSING: Any = object()

@@ -116,3 +116,10 @@ def _stat_fields(pid: int) -> list[str]:
     # The command name (field 2) may hold spaces and parentheses: split after its ")".
     text = Path(f"/proc/{pid}/stat").read_text()
     return text[text.rindex(")") + 2 :].split()
+
+
+def write_pid_file(path: Path, pid: int) -> None:
+    """Write ``pid`` to a caller's pid file atomically (runc's --pid-file)."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(str(pid))
+    os.rename(temporary, path)

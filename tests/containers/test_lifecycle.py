@@ -44,12 +44,13 @@ def test_logs_keep_streams_and_follow_until_exit(berth):
     assert [line.split(" ", 1)[1] for line in followed.stdout.splitlines()] == ["out1", "out2"]
     assert [line.split(" ", 1)[1] for line in followed.stderr.splitlines()] == ["err1", "err2"]
     assert followed.stdout.splitlines()[0].split(" ")[0].endswith("Z")
-    assert berth("logs", "--tail", "1", "talker").stdout == "out2\n"
+    last = berth("logs", "--tail", "1", "talker")
+    assert (last.stdout, last.stderr) == ("", "err2\n")
 
 
 def test_wait_prints_the_exit_code(berth):
-    berth("run", "-d", "--name", "w", "busybox", "sh", "-c", "sleep 0.5; exit 7")
-    result = berth("wait", "w")
+    berth("run", "-d", "--name", "waiter", "busybox", "sh", "-c", "sleep 0.5; exit 7")
+    result = berth("wait", "waiter")
     assert result.stdout == "7\n"
 
 
@@ -100,14 +101,14 @@ def test_detached_rm_removes_on_exit(berth):
 
 
 def test_pause_freezes_and_unpause_thaws(berth):
-    container_id = berth("run", "-d", "--name", "p", "busybox", "sleep", "60").stdout.strip()
-    assert berth("pause", "p").returncode == 0
+    container_id = berth("run", "-d", "--name", "paused", "busybox", "sleep", "60").stdout.strip()
+    assert berth("pause", "paused").returncode == 0
     assert "Paused" in berth("ps", "--format", "{{.Status}}").stdout
     freezer = [d for d in cgroup_dirs(container_id) if d.parent.parent.name in ("freezer", "")]
     state = (freezer[0] / "freezer.state") if (freezer[0] / "freezer.state").exists() else None
     if state is not None:
         assert state.read_text().strip() == "FROZEN"
-    assert berth("unpause", "p").returncode == 0
+    assert berth("unpause", "paused").returncode == 0
     assert "Paused" not in berth("ps", "--format", "{{.Status}}").stdout
 
 

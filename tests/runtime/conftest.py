@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -32,8 +33,10 @@ CGROUP_PARENT = "berth-test"
 APPLETS = (
     "sh", "echo", "cat", "ps", "hostname", "id", "ls", "mount", "sleep", "true", "false",
     "test", "readlink", "stat", "touch", "grep", "env", "pwd", "kill", "wc", "umask", "sed",
+    "tty", "stty",
 )  # fmt: skip
 NAMESPACES = ("pid", "mount", "uts", "ipc", "network", "cgroup")
+_EXEC_OPTIONS = {"console_socket", "kill_with_parent", "pid_file"}
 _DEVPTS_OPTIONS = ("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5")
 
 
@@ -122,11 +125,39 @@ class Containers:
         self._bundles.append(bundle)
         return bundle
 
-    def create(self, bundle: Bundle) -> int:
+    def create(self, bundle: Bundle, **options: Any) -> int:
+        """``runtime.create`` with these keyword options; the init is reaped at the end."""
         bundle.write()
-        pid = runtime.create(bundle.container_id, bundle.path, state_root=self.state_root)
+        pid = runtime.create(
+            bundle.container_id, bundle.path, state_root=self.state_root, **options
+        )
         self._pids.append(pid)
         return pid
+
+    def start(self, bundle: Bundle) -> int:
+        """A running container: create and start; the init's pid."""
+        pid = self.create(bundle)
+        runtime.start(bundle.container_id, state_root=self.state_root)
+        return pid
+
+    def exec_process(self, bundle: Bundle, *args: str, **changes: Any) -> int:
+        """``runtime.exec_process`` of ``args``, the bundle's process with ``changes``.
+
+        The keyword options of exec_process itself (console_socket...) pass through.
+        """
+        options = {key: changes.pop(key) for key in _EXEC_OPTIONS & changes.keys()}
+        process = {**bundle.process, "args": list(args), **changes}
+        pid = runtime.exec_process(
+            bundle.container_id, process, state_root=self.state_root, **options
+        )
+        self._pids.append(pid)
+        return pid
+
+    def exec(self, bundle: Bundle, *args: str, **changes: Any) -> Result:
+        """:meth:`exec_process` with its stdout and stderr captured, waited for."""
+        with _captured_stdio() as output:
+            code = self.wait(self.exec_process(bundle, *args, **changes))
+        return Result(code, output["stdout"], output["stderr"])
 
     def adopt(self, pid: int) -> None:
         """Reap (and if need be kill) this init at the end of the test."""
@@ -230,6 +261,32 @@ def berth_runtime(containers: Containers) -> Callable[..., subprocess.CompletedP
             return subprocess.CompletedProcess(command, done.returncode, out.read(), err.read())
 
     return run
+
+
+@dataclass
+class Console:
+    """An OCI console socket, as the monitor listens on one: the runtime connects to it."""
+
+    path: Path
+    listener: socket.socket
+
+    def receive(self) -> int:
+        """Accept the runtime's connection and return the pty master it sent."""
+        connection, _ = self.listener.accept()
+        with connection:
+            _, fds, _, _ = socket.recv_fds(connection, 1024, 1)
+        assert len(fds) == 1, "the runtime sent no terminal"
+        return fds[0]
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> Iterator[Console]:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        path = tmp_path / "console.sock"
+        listener.bind(str(path))
+        listener.listen(1)
+        listener.settimeout(5)
+        yield Console(path, listener)
 
 
 @pytest.fixture(scope="session", autouse=True)

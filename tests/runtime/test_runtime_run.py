@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from engine import cgroups
-from engine.errors import ContainerStartError, UnsupportedError
+from engine.errors import ContainerStartError, InvalidArgumentError
 
 if TYPE_CHECKING:
     from tests.runtime.conftest import Containers
@@ -202,11 +202,22 @@ def test_rlimit_above_the_hosts_hard_limit_is_a_clear_error(containers: Containe
     assert caught.value.exit_code == 125
 
 
-def test_terminal_is_refused_before_anything_is_made(containers: Containers) -> None:
+def test_a_terminal_without_console_socket_is_refused_before_anything_is_made(
+    containers: Containers,
+) -> None:
     bundle = containers.bundle("true")
     bundle.process["terminal"] = True
-    with pytest.raises(UnsupportedError, match="terminal"):
+    with pytest.raises(InvalidArgumentError, match="a console socket is required"):
         containers.create(bundle)
+    assert not (containers.state_root / bundle.container_id).exists()
+
+
+def test_a_console_socket_without_terminal_is_refused(
+    containers: Containers, tmp_path: Path
+) -> None:
+    bundle = containers.bundle("true")
+    with pytest.raises(InvalidArgumentError, match=r"needs process\.terminal"):
+        containers.create(bundle, console_socket=tmp_path / "console.sock")
     assert not (containers.state_root / bundle.container_id).exists()
 
 

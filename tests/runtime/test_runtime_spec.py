@@ -58,7 +58,7 @@ def _set(path: str, value: Any) -> Edit:
         (_set("ociVersion", "2.0.0"), InvalidArgumentError, "unsupported ociVersion"),
         (_set("process.args", []), InvalidArgumentError, "process.args must list"),
         (_set("process.cwd", "tmp"), InvalidArgumentError, "must be absolute"),
-        (_set("process.terminal", True), UnsupportedError, "terminal=true is not supported"),
+        (_set("process.terminal", "yes"), InvalidArgumentError, "process.terminal must be a"),
         (_set("root", None), InvalidArgumentError, "root is required"),
         (_set("process.user.uid", "0"), InvalidArgumentError, "process.user.uid must be a int"),
         (_set("linux.namespaces", [{"type": "pid"}]), InvalidArgumentError,
