@@ -12,7 +12,7 @@ from cli.engine_access import open_engine, report_each
 from cli.output import render
 from engine.api import Engine
 from engine.attach.client import AttachClient
-from engine.attach.terminal import SessionOptions, run_session
+from engine.attach.terminal import SessionOptions, run_session, terminal_size
 from engine.containers.environment import read_env_file, resolve_user_entries
 from engine.containers.model import Container, CreateOptions
 from engine.errors import InvalidArgumentError
@@ -202,7 +202,8 @@ async def _run(args: argparse.Namespace) -> int:
         await engine.containers.start(container.id)
         print(container.id)
         return 0
-    client = await engine.containers.start_attached(container.id)
+    size = terminal_size() if args.tty else None
+    client = await engine.containers.start_attached(container.id, size)
     session = SessionOptions(
         tty=args.tty, stdin=args.interactive, detach_keys=detach_keys,
         close_stdin_at_eof=args.interactive, sig_proxy=args.sig_proxy,
@@ -230,7 +231,8 @@ async def _start(args: argparse.Namespace) -> int:
     if len(args.containers) > 1:
         raise InvalidArgumentError("you cannot start and attach multiple containers at once")
     container = await engine.containers.get(args.containers[0])
-    client = await engine.containers.start_attached(container.id)
+    size = terminal_size() if container.options.tty else None
+    client = await engine.containers.start_attached(container.id, size)
     session = SessionOptions(
         tty=container.options.tty, stdin=args.interactive and container.options.interactive,
         detach_keys=parse_detach_keys(args.detach_keys), close_stdin_at_eof=args.interactive,

@@ -138,7 +138,7 @@ def _raw_terminal(enabled: bool) -> Iterator[None]:
         yield
         return
     saved = termios.tcgetattr(fd)
-    tty_modes.setraw(fd)
+    tty_modes.setraw(fd, termios.TCSANOW)  # keep what was typed ahead
     try:
         yield
     finally:

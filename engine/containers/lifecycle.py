@@ -27,8 +27,9 @@ def attach_socket(paths: EnginePaths, container_id: str) -> str:
 
 
 def spawn_monitor(
-    paths: EnginePaths, container: Container, *, wait_for_attach: bool
-) -> MonitorHandle:
+    paths: EnginePaths, container: Container, *, wait_for_attach: bool,
+    terminal_size: tuple[int, int] | None = None,
+) -> MonitorHandle:  # fmt: skip
     """Start the container's monitor, detached from us; it starts the container."""
     bundle = paths.container_dir(container.id)
     socket = attach_socket(paths, container.id)
@@ -41,7 +42,7 @@ def spawn_monitor(
         database=str(paths.database), tty=options.tty, open_stdin=options.interactive,
         restart=options.restart, auto_remove=options.auto_remove,
         log_max_size=options.log_max_size, log_max_files=options.log_max_files,
-        wait_for_attach=wait_for_attach, ready_fd=ready_write,
+        wait_for_attach=wait_for_attach, terminal_size=terminal_size, ready_fd=ready_write,
     )  # fmt: skip
     try:
         with open(bundle / "monitor.log", "ab") as errors:

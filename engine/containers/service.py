@@ -109,12 +109,17 @@ class ContainerService:
         await asyncio.to_thread(read_ready, handle, self._paths.container_dir(container.id))
         return await self.get(container.id)
 
-    async def start_attached(self, ref: str) -> AttachClient:
-        """Start the container with a client attached before it runs, so no output is lost."""
+    async def start_attached(
+        self, ref: str, terminal_size: tuple[int, int] | None = None
+    ) -> AttachClient:
+        """Start the container with a client attached before it runs, so no output is lost.
+
+        ``terminal_size`` (rows, columns) is the container's terminal size from the start.
+        """
         container = await self.get(ref)
         if container.running:
             raise ConflictError(f"container {container.name} is already running")
-        handle = await self._launch(container, wait_for_attach=True)
+        handle = await self._launch(container, wait_for_attach=True, terminal_size=terminal_size)
         try:
             client = await AttachClient.connect(handle.socket, container.name)
         except BaseException:
@@ -137,15 +142,19 @@ class ContainerService:
         socket = attach_socket(self._paths, container.id)
         return container, await AttachClient.connect(socket, container.name)
 
-    async def _launch(self, container: Container, *, wait_for_attach: bool) -> MonitorHandle:
+    async def _launch(
+        self, container: Container, *, wait_for_attach: bool,
+        terminal_size: tuple[int, int] | None = None,
+    ) -> MonitorHandle:  # fmt: skip
         image = await asyncio.to_thread(self._images.get_by_id, container.image_id)
         bundle = self._paths.container_dir(container.id)
         await asyncio.to_thread(self._prepare_bundle, bundle, container, image)
         await asyncio.to_thread(self._store.update, container.id, stop_requested=0)
         try:
             return await asyncio.to_thread(
-                spawn_monitor, self._paths, container, wait_for_attach=wait_for_attach
-            )
+                spawn_monitor, self._paths, container, wait_for_attach=wait_for_attach,
+                terminal_size=terminal_size,
+            )  # fmt: skip
         except BaseException:
             await asyncio.to_thread(overlay.unmount, bundles.container_dirs(bundle)[2])
             raise

@@ -22,6 +22,7 @@ class MonitorConfig:
     log_max_size: int = 0
     log_max_files: int = 1
     wait_for_attach: bool = False  # hold the start until the first client attached
+    terminal_size: tuple[int, int] | None = None  # rows, columns before the process starts
     ready_fd: int = -1  # where to say "started" or why not, then close
 
     def to_json(self) -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.conftest import BERTH
 from tests.terminal import Terminal
 
 CTRL_P, CTRL_Q = b"\x10", b"\x11"
+PROMPT = r"/ # "  # busybox sh's, once it is ready to read a line
 
 
 @pytest.fixture
@@ -28,6 +31,7 @@ def terminal(engine):
 def test_interactive_shell_detach_and_reattach(terminal, berth):
     session = terminal("run", "-it", "--name", "shell", "busybox", "sh")
     before = session.modes()
+    session.expect(PROMPT)
     session.send("export MARK=kept; echo $((6*7))\r")
     session.expect("42")
     session.send(CTRL_P + CTRL_Q)
@@ -37,6 +41,8 @@ def test_interactive_shell_detach_and_reattach(terminal, berth):
     assert "Up " in berth("ps", "--format", "{{.Status}}").stdout
 
     again = terminal("attach", "shell")
+    again.send("\r")
+    again.expect(PROMPT)
     again.send("echo mark=$MARK\r")
     again.expect("mark=kept")  # the same shell, its state intact
     again.send("exit 3\r")
@@ -46,6 +52,7 @@ def test_interactive_shell_detach_and_reattach(terminal, berth):
 
 def test_ctrl_p_then_another_key_reaches_the_shell(terminal):
     session = terminal("run", "-it", "--rm", "busybox", "sh")
+    session.expect(PROMPT)
     session.send("echo start\r")
     session.expect("start")
     # Ctrl-P then "x": no detach; both bytes reach the shell's line editor, where
@@ -58,6 +65,7 @@ def test_ctrl_p_then_another_key_reaches_the_shell(terminal):
 
 def test_ctrl_p_ctrl_p_ctrl_q_detaches(terminal, berth):
     session = terminal("run", "-it", "--name", "pp", "busybox", "sh")
+    session.expect(PROMPT)
     session.send("echo ready\r")
     session.expect("ready")
     session.send(CTRL_P + CTRL_P + CTRL_Q)
@@ -68,6 +76,7 @@ def test_ctrl_p_ctrl_p_ctrl_q_detaches(terminal, berth):
 
 def test_custom_detach_keys(terminal, berth):
     session = terminal("run", "-it", "--detach-keys", "ctrl-a,d", "--name", "ck", "busybox", "sh")
+    session.expect(PROMPT)
     session.send("echo ready\r")
     session.expect("ready")
     session.send(b"\x01d")
@@ -77,7 +86,10 @@ def test_custom_detach_keys(terminal, berth):
 
 def test_ctrl_c_goes_to_the_container(terminal):
     session = terminal("run", "-it", "--rm", "busybox", "sh")
+    session.expect(PROMPT)
     session.send("sleep 30; echo after\r")
+    session.expect("echo after")  # echoed: the shell has the line
+    time.sleep(0.5)  # and has handed the terminal to sleep
     session.send(b"\x03")  # interrupts sleep inside, not berth
     session.send("echo alive\r")
     session.expect("alive")
