@@ -69,6 +69,23 @@ def register(commands: argparse._SubParsersAction) -> None:
     wait.add_argument("containers", nargs="+", metavar="CONTAINER")
     wait.set_defaults(handler=_wait, error_exit=1)
 
+    exec_ = commands.add_parser("exec", help="run a command in a running container")
+    exec_.add_argument("-d", "--detach", action="store_true", help="run it in the background")
+    exec_.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
+    exec_.add_argument("-t", "--tty", action="store_true", help="allocate a terminal")
+    exec_.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE")
+    exec_.add_argument("-w", "--workdir", help="working directory inside the container")
+    exec_.add_argument("-u", "--user", help="USER[:GROUP], names or numeric ids")
+    exec_.add_argument(
+        "--privileged",
+        action="store_true",
+        help="all capabilities (today every exec has them; see README)",
+    )
+    exec_.add_argument("--detach-keys", default=DEFAULT_DETACH_KEYS, help="ctrl-p,ctrl-q")
+    exec_.add_argument("container")
+    exec_.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND")
+    exec_.set_defaults(handler=_exec, error_exit=1)
+
     ps = commands.add_parser("ps", help="list containers")
     ps.add_argument("-a", "--all", action="store_true", help="show all, not only running")
     ps.add_argument("-q", "--quiet", action="store_true", help="only ids")
@@ -373,3 +390,27 @@ async def _top(args: argparse.Namespace) -> int:
         if len(fields) > column and fields[column].isdigit() and int(fields[column]) in pids:
             print(row)
     return 0
+
+
+async def _exec(args: argparse.Namespace) -> int:
+    if not args.command:
+        raise InvalidArgumentError("exec needs a command to run in the container")
+    detach_keys = parse_detach_keys(args.detach_keys)
+    engine = open_engine(args)
+    client = await engine.containers.exec(
+        args.container, args.command, env=resolve_user_entries(args.env), workdir=args.workdir,
+        user=args.user, tty=args.tty, detach=args.detach,
+        terminal_size=terminal_size() if args.tty else None,
+    )  # fmt: skip
+    if client is None:
+        return 0
+    session = SessionOptions(
+        tty=args.tty, stdin=args.interactive, detach_keys=detach_keys,
+        close_stdin_at_eof=args.interactive,
+    )  # fmt: skip
+    end = await run_session(client, session)
+    if end.detached:
+        print(f"\r\nberth: detached from the exec session in {args.container}; "
+              "it keeps running", file=sys.stderr)  # fmt: skip
+        return 0
+    return 255 if end.exit_code is None else end.exit_code

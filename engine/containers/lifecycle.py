@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.containers.bundle import container_dirs
 from engine.containers.model import Container
 from engine.errors import BerthError, ContainerStartError
-from engine.monitor.config import MonitorConfig
+from engine.monitor.config import ExecConfig, MonitorConfig
 from engine.paths import EnginePaths
 
 
@@ -33,23 +35,48 @@ def spawn_monitor(
     """Start the container's monitor, detached from us; it starts the container."""
     bundle = paths.container_dir(container.id)
     socket = attach_socket(paths, container.id)
+    options = container.options
+
+    def config(ready_write: int) -> str:
+        return MonitorConfig(
+            container_id=container.id, bundle=str(bundle), rootfs=str(container_dirs(bundle)[2]),
+            runtime_root=str(paths.runtime_state), socket=socket, log=str(bundle / "ctr.log"),
+            database=str(paths.database), tty=options.tty, open_stdin=options.interactive,
+            restart=options.restart, auto_remove=options.auto_remove,
+            log_max_size=options.log_max_size, log_max_files=options.log_max_files,
+            wait_for_attach=wait_for_attach, terminal_size=terminal_size, ready_fd=ready_write,
+        ).to_json()  # fmt: skip
+
+    return _spawn("container", config, socket, bundle / "monitor.log")
+
+
+def spawn_exec_monitor(
+    paths: EnginePaths, container_id: str, process: dict, *, wait_for_attach: bool,
+    terminal_size: tuple[int, int] | None = None,
+) -> MonitorHandle:  # fmt: skip
+    """Start an exec monitor, which starts ``process`` in the running container."""
+    socket = str(paths.runroot / "containers" / container_id / f"exec-{secrets.token_hex(8)}"
+                 / "attach.sock")  # fmt: skip
+
+    def config(ready_write: int) -> str:
+        return ExecConfig(
+            container_id=container_id, runtime_root=str(paths.runtime_state), socket=socket,
+            process=process, wait_for_attach=wait_for_attach, terminal_size=terminal_size,
+            ready_fd=ready_write,
+        ).to_json()  # fmt: skip
+
+    return _spawn("exec", config, socket, paths.container_dir(container_id) / "monitor.log")
+
+
+def _spawn(kind: str, config: Callable[[int], str], socket: str, errors_log: Path) -> MonitorHandle:
     Path(socket).parent.mkdir(parents=True, exist_ok=True)
     ready_read, ready_write = os.pipe2(os.O_CLOEXEC)
-    options = container.options
-    config = MonitorConfig(
-        container_id=container.id, bundle=str(bundle), rootfs=str(container_dirs(bundle)[2]),
-        runtime_root=str(paths.runtime_state), socket=socket, log=str(bundle / "ctr.log"),
-        database=str(paths.database), tty=options.tty, open_stdin=options.interactive,
-        restart=options.restart, auto_remove=options.auto_remove,
-        log_max_size=options.log_max_size, log_max_files=options.log_max_files,
-        wait_for_attach=wait_for_attach, terminal_size=terminal_size, ready_fd=ready_write,
-    )  # fmt: skip
     try:
-        with open(bundle / "monitor.log", "ab") as errors:
+        with open(errors_log, "ab") as errors:
             # The monitor forks and this child exits at once: the monitor is nobody's
             # child, so no front end has to reap it and it outlives them all.
             subprocess.run(
-                [sys.executable, "-m", "engine.monitor", config.to_json()],
+                [sys.executable, "-m", "engine.monitor", kind, config(ready_write)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
                 pass_fds=(ready_write,), start_new_session=True, check=True,
             )  # fmt: skip

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import shutil
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,12 +18,20 @@ from engine import cgroups, runtime
 from engine.attach.client import AttachClient
 from engine.containers import bundle as bundles
 from engine.containers.command import container_args
+from engine.containers.environment import merge_env
 from engine.containers.inspect import container_inspect
-from engine.containers.lifecycle import MonitorHandle, attach_socket, read_ready, spawn_monitor
+from engine.containers.lifecycle import (
+    MonitorHandle,
+    attach_socket,
+    read_ready,
+    spawn_exec_monitor,
+    spawn_monitor,
+)
 from engine.containers.logs import LogEntry, follow_logs, read_logs
 from engine.containers.model import Container, CreateOptions
 from engine.containers.names import generate_name, validate_name
 from engine.containers.store import ContainerStore
+from engine.containers.user import resolve_user
 from engine.errors import ConflictError, InvalidArgumentError, NotFoundError
 from engine.images import Image, ImageService
 from engine.paths import EnginePaths
@@ -120,6 +129,10 @@ class ContainerService:
         if container.running:
             raise ConflictError(f"container {container.name} is already running")
         handle = await self._launch(container, wait_for_attach=True, terminal_size=terminal_size)
+        return await self._attach_when_ready(handle, container)
+
+    async def _attach_when_ready(self, handle: MonitorHandle, container: Container) -> AttachClient:
+        """Connect to a monitor that waits for us, then hear whether its process started."""
         try:
             client = await AttachClient.connect(handle.socket, container.name)
         except BaseException:
@@ -131,6 +144,50 @@ class ContainerService:
             await client.close()
             raise
         return client
+
+    async def exec(
+        self, ref: str, command: list[str], *, env: Sequence[str] = (), workdir: str | None = None,
+        user: str | None = None, tty: bool = False, detach: bool = False,
+        terminal_size: tuple[int, int] | None = None,
+    ) -> AttachClient | None:  # fmt: skip
+        """Start ``command`` in the running container; a client on it unless ``detach``."""
+        container = await self.get(ref)
+        if container.state == "paused":
+            raise ConflictError(
+                f"container {container.name} is paused, unpause the container before exec"
+            )
+        if container.state != "running":
+            raise ConflictError(f"container {container.name} is not running")
+        process = await asyncio.to_thread(
+            self._exec_process, container, command, env, workdir, user, tty
+        )
+        handle = await asyncio.to_thread(
+            spawn_exec_monitor, self._paths, container.id, process, wait_for_attach=not detach,
+            terminal_size=terminal_size,
+        )  # fmt: skip
+        if detach:
+            await asyncio.to_thread(read_ready, handle, self._paths.container_dir(container.id))
+            return None
+        return await self._attach_when_ready(handle, container)
+
+    def _exec_process(
+        self, container: Container, command: list[str], env: Sequence[str],
+        workdir: str | None, user: str | None, tty: bool,
+    ) -> dict:  # fmt: skip
+        """The container's own process settings, with exec's overrides."""
+        bundle = self._paths.container_dir(container.id)
+        process = json.loads((bundle / "config.json").read_text())["process"]
+        if workdir and not workdir.startswith("/"):
+            raise InvalidArgumentError(f'the working directory "{workdir}" must be absolute')
+        extra = [*env, "TERM=xterm"] if tty else list(env)
+        process.update(args=command, env=merge_env(process["env"], extra), terminal=tty)
+        if workdir:
+            process["cwd"] = workdir
+        if user:
+            found = resolve_user(bundles.container_dirs(bundle)[2], user)
+            process["user"] = {"uid": found.uid, "gid": found.gid,
+                               "additionalGids": list(found.additional_gids)}  # fmt: skip
+        return process
 
     async def attach(self, ref: str) -> tuple[Container, AttachClient]:
         """Connect to a running container's monitor."""

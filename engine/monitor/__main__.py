@@ -1,7 +1,7 @@
-"""``python -m engine.monitor CONFIG_JSON``: supervise one container until it is done.
+"""``python -m engine.monitor container|exec CONFIG_JSON``: supervise until it is done.
 
-The process forks and the parent exits, so the monitor is re-parented away
-from whoever started it (no front end must reap it) and lives on after them.
+The process forks and the parent exits, so the monitor is re-parented away from
+whoever started it (no front end must reap it) and lives on after them.
 """
 
 from __future__ import annotations
@@ -9,14 +9,19 @@ from __future__ import annotations
 import os
 import sys
 
-from engine.monitor.config import MonitorConfig
+from engine.monitor.config import ExecConfig, MonitorConfig
+from engine.monitor.exec_monitor import ExecMonitor
 from engine.monitor.monitor import Monitor
 
 
 def main() -> int:
+    kind, config = sys.argv[1], sys.argv[2]
     # Fork only once the attach socket exists: when our parent sees us exit, a client
     # may connect at once.
-    monitor = Monitor(MonitorConfig.from_json(sys.argv[1]))
+    if kind == "exec":
+        monitor = ExecMonitor(ExecConfig.from_json(config))
+    else:
+        monitor = Monitor(MonitorConfig.from_json(config))
     if os.fork():
         os._exit(0)
     return monitor.run()

@@ -31,3 +31,23 @@ class MonitorConfig:
     @classmethod
     def from_json(cls, text: str) -> MonitorConfig:
         return cls(**json.loads(text))
+
+
+@dataclass(frozen=True)
+class ExecConfig:
+    """What the engine tells an exec monitor: one more process in a running container."""
+
+    container_id: str
+    runtime_root: str
+    socket: str
+    process: dict  # an OCI process object
+    wait_for_attach: bool = False
+    terminal_size: tuple[int, int] | None = None
+    ready_fd: int = -1
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ExecConfig:
+        return cls(**json.loads(text))

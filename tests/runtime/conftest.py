@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -183,6 +185,9 @@ class Containers:
         for pid in self._pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        # Exec'd processes first: a dying init waits until every other process of its
+        # pid namespace is reaped, and those are this process's children too.
+        for pid in reversed(self._pids):
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
         leftovers = []
@@ -265,18 +270,36 @@ def berth_runtime(containers: Containers) -> Callable[..., subprocess.CompletedP
 
 @dataclass
 class Console:
-    """An OCI console socket, as the monitor listens on one: the runtime connects to it."""
+    """An OCI console socket, as the monitor listens on one, and the pty it receives."""
 
     path: Path
     listener: socket.socket
+    master: int = -1
 
     def receive(self) -> int:
-        """Accept the runtime's connection and return the pty master it sent."""
+        """Accept the runtime's connection and keep the pty master it sent."""
         connection, _ = self.listener.accept()
         with connection:
             _, fds, _, _ = socket.recv_fds(connection, 1024, 1)
         assert len(fds) == 1, "the runtime sent no terminal"
-        return fds[0]
+        self.master = fds[0]
+        return self.master
+
+    def read_until(self, text: bytes) -> bytes:
+        """What the pty printed, up to and including ``text`` (or its end)."""
+        output = b""
+        deadline = time.monotonic() + 5
+        while text not in output:
+            assert time.monotonic() < deadline, f"no {text!r} in {output!r}"
+            if select.select([self.master], [], [], 0.1)[0]:
+                try:
+                    chunk = os.read(self.master, 4096)
+                except OSError:  # EIO: every slave descriptor is closed
+                    chunk = b""
+                if not chunk:
+                    break
+                output += chunk
+        return output
 
 
 @pytest.fixture
@@ -286,7 +309,12 @@ def console(tmp_path: Path) -> Iterator[Console]:
         listener.bind(str(path))
         listener.listen(1)
         listener.settimeout(5)
-        yield Console(path, listener)
+        console = Console(path, listener)
+        try:
+            yield console
+        finally:
+            if console.master >= 0:
+                os.close(console.master)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,0 +1,62 @@
+"""The exec monitor: one process exec'd into a running container, until it exits.
+
+Like the container monitor it is the process's parent and serves an attach socket,
+so `exec -it` sessions detach and re-attach the same way; it keeps no log and no
+state beyond the process's life (Docker's exec output is not logged either).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from engine import runtime
+from engine.errors import BerthError, ContainerStartError
+from engine.monitor.config import ExecConfig
+from engine.monitor.session import ProcessSession
+
+_ATTACH_TIMEOUT = 60.0
+
+
+class ExecMonitor:
+    def __init__(self, config: ExecConfig) -> None:
+        self.config = config
+        if config.ready_fd >= 0:
+            os.set_inheritable(config.ready_fd, False)
+        self._session = ProcessSession(config.socket, lambda _stream, _data: None)
+
+    def run(self) -> int:
+        cfg = self.config
+        try:
+            if cfg.wait_for_attach and not self._session.wait_for_client(_ATTACH_TIMEOUT):
+                raise BerthError("no client attached to start the exec session")
+
+            def spawn(console: Path | None) -> int:
+                return runtime.exec_process(
+                    cfg.container_id, cfg.process, state_root=Path(cfg.runtime_root),
+                    console_socket=console, kill_with_parent=True,
+                )  # fmt: skip
+
+            self._session.spawn(
+                spawn, tty=bool(cfg.process.get("terminal")), open_stdin=True,
+                size=cfg.terminal_size,
+            )  # fmt: skip
+        except BerthError as error:
+            code = error.exit_code if isinstance(error, ContainerStartError) else 125
+            self._say_ready({"ok": False, "error": str(error), "code": code})
+            self._end()
+            return 1
+        self._say_ready({"ok": True})
+        self._session.announce_exit(self._session.pump())
+        self._end()
+        return 0
+
+    def _say_ready(self, message: dict) -> None:
+        os.write(self.config.ready_fd, json.dumps(message).encode())
+        os.close(self.config.ready_fd)
+
+    def _end(self) -> None:
+        self._session.close()
+        shutil.rmtree(Path(self.config.socket).parent, ignore_errors=True)
