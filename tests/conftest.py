@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -82,3 +83,20 @@ def cgroup_dirs(container_id: str) -> list[Path]:
     root = Path("/sys/fs/cgroup")
     candidates = [root / "berth" / container_id, *root.glob(f"*/berth/{container_id}")]
     return [path for path in candidates if path.is_dir()]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_cgroups_left_behind() -> Iterator[None]:
+    """After the whole suite, no container cgroup of the tests may remain.
+
+    The per-container cgroups must be gone already; their empty parents (berth/,
+    berth-test/) are removed here, as nothing else would.
+    """
+    yield
+    root = Path("/sys/fs/cgroup")
+    parents = [*root.glob("berth*"), *root.glob("*/berth*")]
+    leftovers = [child for parent in parents for child in parent.iterdir() if child.is_dir()]
+    for parent in parents:
+        with contextlib.suppress(OSError):
+            parent.rmdir()
+    assert not leftovers, f"the tests left container cgroups behind: {leftovers}"
