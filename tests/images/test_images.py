@@ -180,7 +180,7 @@ async def test_whiteouts_become_overlay_format(empty_engine, tmp_path):
 
 
 async def test_import_errors(empty_engine, tmp_path):
-    with pytest.raises(NotFoundError, match='no such file: ".*missing.tar"'):
+    with pytest.raises(NotFoundError, match=r'no such file: ".*missing\.tar"'):
         await empty_engine.images.import_(str(tmp_path / "missing.tar"))
     junk = tmp_path / "junk.tar"
     junk.write_bytes(b"this is not a tar archive" * 100)
