@@ -27,6 +27,7 @@ import pytest
 
 from engine import cgroups, runtime
 from engine.errors import NotFoundError
+from engine.linux import syscalls
 from engine.runtime.container import exit_status
 
 BERTH_RUNTIME = str(Path(sys.executable).with_name("berth-runtime"))
@@ -38,6 +39,7 @@ APPLETS = (
     "tty", "stty",
 )  # fmt: skip
 NAMESPACES = ("pid", "mount", "uts", "ipc", "network", "cgroup")
+PR_SET_CHILD_SUBREAPER = 36
 _EXEC_OPTIONS = {"console_socket", "kill_with_parent", "pid_file"}
 _DEVPTS_OPTIONS = ("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5")
 
@@ -315,6 +317,34 @@ def console(tmp_path: Path) -> Iterator[Console]:
         finally:
             if console.master >= 0:
                 os.close(console.master)
+
+
+@pytest.fixture
+def spawn() -> Iterator[Callable[..., subprocess.Popen]]:
+    """Start processes (``spawn(*command, **popen_options)``), killed and reaped after."""
+    started: list[subprocess.Popen] = []
+
+    def start(*command: str, **options: Any) -> subprocess.Popen:
+        process = subprocess.Popen(command, **options)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture
+def subreaper() -> Iterator[None]:
+    """Meanwhile, orphans of this test's processes become its children, to be reaped.
+
+    Otherwise the host's init inherits them and may take its time to reap them, and an
+    init exits only once every other process of its pid namespace is reaped.
+    """
+    syscalls.prctl(PR_SET_CHILD_SUBREAPER, 1)
+    yield
+    syscalls.prctl(PR_SET_CHILD_SUBREAPER, 0)
 
 
 @pytest.fixture(scope="session", autouse=True)

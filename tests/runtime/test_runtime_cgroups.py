@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -38,22 +37,6 @@ def cgroup() -> Iterator[cgroups.Cgroup]:
         yield created
     finally:
         created.remove()
-
-
-@pytest.fixture
-def spawn() -> Iterator[Callable[..., subprocess.Popen]]:
-    """Start processes that are killed and reaped after the test."""
-    started: list[subprocess.Popen] = []
-
-    def start(*command: str) -> subprocess.Popen:
-        process = subprocess.Popen(command)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        process.kill()
-        process.wait()
 
 
 def test_detect_agrees_with_the_mount_table() -> None:

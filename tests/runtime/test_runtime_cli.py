@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from engine import cgroups
 from engine.errors import InvalidArgumentError
 from engine.runtime.cli import parse_signal
 
 if TYPE_CHECKING:
-    from tests.runtime.conftest import Containers
+    from tests.runtime.conftest import Console, Containers
 
 Runtime = Callable[..., subprocess.CompletedProcess]
 
@@ -102,3 +103,70 @@ def test_signal_names(text: str, number: int) -> None:
 def test_unknown_signals(text: str) -> None:
     with pytest.raises(InvalidArgumentError, match="unknown signal"):
         parse_signal(text)
+
+
+def test_create_sends_the_terminal_to_the_console_socket(
+    containers: Containers, berth_runtime: Runtime, console: Console
+) -> None:
+    bundle = containers.bundle("sh", "-c", "tty; exit 5")
+    bundle.process["terminal"] = True
+    bundle.write()
+    cid = bundle.container_id
+    options = ("-b", str(bundle.path), "--console-socket", str(console.path))
+    # The runtime exits before anybody accepts: its connection waits in the backlog.
+    assert berth_runtime("create", *options, cid).returncode == 0
+    console.receive()
+    assert berth_runtime("start", cid).returncode == 0
+    assert console.read_until(b"\r\n") == b"/dev/pts/0\r\n"
+
+
+def test_a_terminal_needs_a_console_socket(containers: Containers, berth_runtime: Runtime) -> None:
+    bundle = containers.bundle("true")
+    bundle.process["terminal"] = True
+    bundle.write()
+    result = berth_runtime("run", "-b", str(bundle.path), bundle.container_id)
+    assert result.returncode == 125
+    assert "a console socket is required" in result.stderr
+
+
+def test_exec_like_runc_exec(
+    containers: Containers, berth_runtime: Runtime, tmp_path: Path
+) -> None:
+    bundle = containers.bundle("sleep", "100")
+    containers.start(bundle)
+    cid = bundle.container_id
+    script = 'echo "$FOO"; pwd; id -u; exit 3'
+    changed = ("-e", "FOO=bar", "--cwd", "/tmp", "-u", "1000:1000")
+    result = berth_runtime("exec", *changed, cid, "sh", "-c", script)
+    assert (result.returncode, result.stdout) == (3, "bar\n/tmp\n1000\n")
+    process = tmp_path / "process.json"
+    process.write_text(json.dumps({**bundle.process, "args": ["hostname"]}))
+    result = berth_runtime("exec", "--process", str(process), cid)
+    assert (result.returncode, result.stdout) == (0, "testbox\n")
+    refused = berth_runtime("exec", "-t", cid, "true")
+    assert refused.returncode == 125 and "a console socket is required" in refused.stderr
+
+
+@pytest.mark.usefixtures("subreaper")
+def test_exec_detached_writes_the_pid_file(
+    containers: Containers, berth_runtime: Runtime, tmp_path: Path
+) -> None:
+    bundle = containers.bundle("sleep", "100")
+    containers.start(bundle)
+    pid_file = tmp_path / "exec.pid"
+    result = berth_runtime(
+        "exec", "-d", "--pid-file", str(pid_file), bundle.container_id, "sleep", "100"
+    )
+    assert result.returncode == 0, result.stderr
+    pid = int(pid_file.read_text())
+    containers.adopt(pid)  # the runtime exited: its child is the subreaper's now
+    assert pid in cgroups.get(bundle.cgroups_path).pids()
+
+
+def test_exec_into_a_stopped_container(containers: Containers, berth_runtime: Runtime) -> None:
+    bundle = containers.bundle("true")
+    containers.wait(containers.start(bundle))
+    result = berth_runtime("exec", bundle.container_id, "true")
+    assert (result.returncode, result.stderr) == (
+        125, f"berth-runtime: container {bundle.container_id} is not running\n"
+    )  # fmt: skip

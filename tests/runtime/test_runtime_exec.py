@@ -93,13 +93,15 @@ def test_the_exec_process_is_in_the_containers_cgroup(
 
 
 def test_exec_with_a_terminal(containers: Containers, running: Bundle, console: Console) -> None:
+    # The process runs as soon as exec returns: only consoleSize can size it in time.
     pid = containers.exec_process(
-        running, "sh", "-c", "tty; stat -c %u $(tty); read line; echo got $line",
-        terminal=True, user={"uid": 1000, "gid": 1000}, console_socket=console.path,
+        running, "sh", "-c", "tty; stty size; stat -c %u $(tty); read line; echo got $line",
+        terminal=True, consoleSize={"height": 40, "width": 100},
+        user={"uid": 1000, "gid": 1000}, console_socket=console.path,
     )  # fmt: skip
     master = console.receive()
-    printed = console.read_until(b"1000\r\n")
-    assert printed.startswith(b"/dev/pts/") and printed.endswith(b"\r\n1000\r\n")
+    name, size, owner, _ = console.read_until(b"1000\r\n").split(b"\r\n")
+    assert name.startswith(b"/dev/pts/") and (size, owner) == (b"40 100", b"1000")
     os.write(master, b"hi\n")
     assert console.read_until(b"got hi\r\n").endswith(b"got hi\r\n")
     assert containers.wait(pid) == 0
