@@ -66,9 +66,8 @@ def _report(monitors: list[psutil.Process], elapsed: float, count: int) -> None:
               f"{sum(values):>11.1f}")  # fmt: skip
     conmon = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "conmon"]
     if conmon:
-        print(
-            f"conmon RSS median {statistics.median(p.memory_info().rss for p in conmon) / 2**20:.1f} MiB"
-        )
+        median = statistics.median(p.memory_info().rss for p in conmon) / 2**20
+        print(f"conmon RSS median {median:.1f} MiB")
     else:
         print("conmon: not running here (podman not installed), no comparison")
 
