@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from engine import cgroups
-from engine.errors import ConflictError, InvalidArgumentError
+from engine.errors import ConflictError, ContainerStartError, InvalidArgumentError
 from engine.linux import syscalls
 from engine.runtime import init, namespaces, spawn, terminal
 from engine.runtime import spec as specs
@@ -48,14 +48,26 @@ def exec_process(
     terminal.check(console_socket, wanted)
     saved = states.load(state_root, container_id)
     cgroup = cgroups.get(saved.cgroup_path)
-    init_fd = _open_running_init(state_root, saved, cgroup)
     try:
-        flags = namespaces.unshared_with(saved.pid)
+        pid = _spawn(saved, state_root, cgroup, wanted, console_socket, kill_with_parent)
+        if pid_file is not None:
+            _write_pid_file(pid_file, pid)
+    except OSError as error:
+        raise ContainerStartError(syscalls.describe(error)) from error
+    return pid
+
+
+def _spawn(
+    saved: states.ContainerState, state_root: Path, cgroup: cgroups.Cgroup, wanted: Process,
+    console_socket: Path | None, kill_with_parent: bool,
+) -> int:  # fmt: skip
+    init_fd, flags = _open_running_init(state_root, saved, cgroup)
+    try:
         with (
             terminal.connected(console_socket) as console,
             spawn.parent_pidfd(kill_with_parent) as parent,
         ):
-            pid = spawn.spawn(
+            return spawn.spawn(
                 lambda: _fork(init_fd, flags),
                 lambda report_fd: _child(
                     wanted, cgroup, init_fd, flags, console, parent, report_fd
@@ -64,19 +76,15 @@ def exec_process(
             )
     finally:
         os.close(init_fd)
-    if pid_file is not None:
-        try:
-            states.write_pid_file(pid_file, pid)
-        except BaseException:
-            spawn.kill_and_reap(pid)
-            raise
-    return pid
 
 
 def _open_running_init(
     state_root: Path, saved: states.ContainerState, cgroup: cgroups.Cgroup
-) -> int:
-    """A pidfd of the container's init; ConflictError unless it is running, not paused."""
+) -> tuple[int, int]:
+    """A pidfd of the container's init and the CLONE_NEW* flags of the namespaces to join.
+
+    ConflictError unless the container is running and not paused.
+    """
     not_running = ConflictError(f"container {saved.id} is not running")
     if states.status(state_root, saved) != "running":
         raise not_running
@@ -86,11 +94,24 @@ def _open_running_init(
         fd = os.pidfd_open(saved.pid)
     except ProcessLookupError:
         raise not_running from None
-    # Checked after the open: now the pidfd surely is the init, not a reused pid.
-    if not states.is_alive(saved.pid, saved.pid_start):
-        os.close(fd)
-        raise not_running
-    return fd
+    try:
+        flags = namespaces.unshared_with(saved.pid)
+        # Checked after both: the pidfd and the namespaces surely are the init's, and
+        # not those of a process that reused its pid.
+        if states.is_alive(saved.pid, saved.pid_start):
+            return fd, flags
+    except FileNotFoundError:
+        pass
+    os.close(fd)
+    raise not_running
+
+
+def _write_pid_file(path: Path, pid: int) -> None:
+    try:
+        states.write_pid_file(path, pid)
+    except BaseException:
+        spawn.kill_and_reap(pid)
+        raise
 
 
 def _fork(init_fd: int, flags: int) -> int:
@@ -109,7 +130,7 @@ def _child(
         cgroup.add_process(0)
         namespaces.join(init_fd, flags & ~syscalls.CLONE_NEWPID)
         if console is not None:
-            terminal.attach(console, wanted.user.uid, bind_console=False)
+            terminal.attach(console, wanted, bind_console=False)
         executable = become(wanted)
         if parent is not None:
             die_with_parent(parent)

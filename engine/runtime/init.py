@@ -78,7 +78,7 @@ def _set_up(spec: Spec, bundle: Path, cgroup: Cgroup, console: socket.socket | N
     rootfs.prepare(spec, bundle, cgroup)
     if console is not None:
         # Before finish(): a read-only root must still let /dev/console be made.
-        terminal.attach(console, spec.process.user.uid, bind_console=True)
+        terminal.attach(console, spec.process, bind_console=True)
     _set_names(spec)
     _write_sysctls(spec.sysctl)
     rootfs.finish(spec)

@@ -55,6 +55,8 @@ class Process:
     user: User
     #: the process gets a new pseudo-terminal as its stdio and controlling terminal
     terminal: bool = False
+    #: the terminal's (rows, columns) from the start, if given
+    console_size: tuple[int, int] | None = None
     rlimits: tuple[Rlimit, ...] = ()
     no_new_privileges: bool = False
 
@@ -177,6 +179,7 @@ def load_process(process: dict[str, Any]) -> Process:
         cwd=cwd,
         user=_user(_get(process, "user", dict, {}, where="process.user")),
         terminal=_get(process, "terminal", bool, False, where="process.terminal"),
+        console_size=_console_size(process),
         rlimits=tuple(_rlimit(entry) for entry in _get(process, "rlimits", list, [])),
         no_new_privileges=_get(process, "noNewPrivileges", bool, False),
     )
@@ -206,6 +209,14 @@ def _user(user: dict[str, Any]) -> User:
         additional_gids=tuple(int(gid) for gid in gids),
         umask=_get(user, "umask", int, 0o022, where="process.user.umask"),
     )
+
+
+def _console_size(process: dict[str, Any]) -> tuple[int, int] | None:
+    size = _get(process, "consoleSize", dict, None, where="process.consoleSize")
+    if size is None:
+        return None
+    height = _get(size, "height", int, where="process.consoleSize.height")
+    return height, _get(size, "width", int, where="process.consoleSize.width")
 
 
 def _rlimit(entry: dict[str, Any]) -> Rlimit:

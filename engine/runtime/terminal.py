@@ -56,15 +56,20 @@ def connected(console_socket: Path | None) -> Iterator[socket.socket | None]:
         yield connection
 
 
-def attach(console: socket.socket, uid: int, *, bind_console: bool) -> None:
+def attach(console: socket.socket, process: Process, *, bind_console: bool) -> None:
     """In the child: a new pty as controlling terminal and stdio; its master to the socket.
 
     Call it as root in the container's mount namespace with /dev/ptmx its own; with
     ``bind_console`` (the init) the slave is also bind-mounted over /dev/console.
+    The pty has process.consoleSize before anything can read it.
     """
     master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
     try:
         fcntl.ioctl(master, sc.TIOCSPTLCK, struct.pack("i", 0))
+        if process.console_size:
+            fcntl.ioctl(
+                master, termios.TIOCSWINSZ, struct.pack("HHHH", *process.console_size, 0, 0)
+            )
         # TIOCGPTPEER opens the master's own slave, whatever /dev/pts holds by name.
         slave = fcntl.ioctl(master, sc.TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY)
         name = f"/dev/pts/{struct.unpack('I', fcntl.ioctl(master, sc.TIOCGPTN, bytes(4)))[0]}"
@@ -73,7 +78,7 @@ def attach(console: socket.socket, uid: int, *, bind_console: bool) -> None:
         os.close(master)
         console.close()
     # The process's user reads and writes it, even after dropping root.
-    os.fchown(slave, uid, _KEEP_GROUP)
+    os.fchown(slave, process.user.uid, _KEEP_GROUP)
     if bind_console:
         _bind_console(name)
     os.setsid()
