@@ -161,6 +161,8 @@ class ContainerService:
         process = await asyncio.to_thread(
             self._exec_process, container, command, env, workdir, user, tty
         )
+        if tty and terminal_size:  # set by the runtime before the process runs
+            process["consoleSize"] = {"height": terminal_size[0], "width": terminal_size[1]}
         handle = await asyncio.to_thread(
             spawn_exec_monitor, self._paths, container.id, process, wait_for_attach=not detach,
             terminal_size=terminal_size,
