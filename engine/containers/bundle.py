@@ -11,8 +11,8 @@ from engine.containers.model import Container
 from engine.containers.spec import ProcessSpec, etc_mounts, runtime_config
 from engine.containers.user import resolve_user
 from engine.images import Image
+from engine.runtime.rootpath import resolve as resolve_in_root
 from engine.storage import overlay
-from engine.storage.rootpath import resolve_in_root
 
 ROOTFS = "merged"
 CGROUP_PARENT = "berth"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import InvalidArgumentError
-from engine.storage.rootpath import resolve_in_root
+from engine.runtime.rootpath import resolve as resolve_in_root
 
 
 @dataclass(frozen=True)
