@@ -48,14 +48,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     attach = commands.add_parser("attach", help="attach to a running container")
     attach.add_argument("--no-stdin", action="store_true", help="do not attach stdin")
-    attach.add_argument("--detach-keys", default=DEFAULT_DETACH_KEYS, help="ctrl-p,ctrl-q")
-    attach.add_argument(
-        "--sig-proxy",
-        type=_boolean,
-        default=True,
-        metavar="BOOL",
-        help="pass signals to the container (default true; not with -t)",
-    )
+    _add_attach_flags(attach)
     attach.add_argument("container")
     attach.set_defaults(handler=_attach, error_exit=1)
 
