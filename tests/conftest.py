@@ -16,6 +16,10 @@ from engine.paths import EnginePaths
 
 BERTH = str(Path(sys.executable).with_name("berth"))
 
+# Every test starts berth processes by the hundred; let them cache their bytecode as an
+# installed berth has it, rather than compile every module on every start.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.geteuid() != 0:
