@@ -1,10 +1,15 @@
-"""Open a tarball that may be compressed, telling the format by its first bytes."""
+"""Open a tarball that may be compressed, telling the format by its first bytes.
+
+The name of a file says nothing reliable (``rootfs.tar`` is often gzip), and stdin has
+no name at all, so the magic bytes decide. Streams are never seeked: stdin is a pipe.
+"""
 
 from __future__ import annotations
 
 import bz2
 import gzip
 import lzma
+import zlib
 from typing import BinaryIO
 
 from engine.errors import InvalidArgumentError
@@ -15,6 +20,9 @@ _MAGIC = {
     b"\xfd7zXZ\x00": "xz",
     b"\x28\xb5\x2f\xfd": "zstd",
 }
+_HEAD = max(len(magic) for magic in _MAGIC)
+# What a decompressor raises on damaged or truncated input.
+_CORRUPT = (EOFError, OSError, lzma.LZMAError, zlib.error)
 
 
 class _Prefixed:
@@ -36,20 +44,54 @@ class _Prefixed:
         return data
 
 
+class _Checked:
+    """A decompressing stream whose failures read as the user's input being damaged."""
+
+    def __init__(self, stream: BinaryIO, kind: str, name: str) -> None:
+        self._stream = stream
+        self._kind = kind
+        self._name = name
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._stream.read(size)
+        except _CORRUPT as error:
+            raise InvalidArgumentError(
+                f'"{self._name}" is not valid {self._kind} data: {error}'
+            ) from None
+
+
 def decompressed(stream: BinaryIO, name: str) -> BinaryIO:
-    """``stream`` as plain tar bytes, whatever compression it came in."""
-    head = stream.read(6)
+    """``stream`` as plain tar bytes, whatever compression it came in.
+
+    ``name`` only labels errors. zstd is recognized and refused with a clear message.
+    """
+    head = _read_head(stream)
     source = _Prefixed(head, stream)
     kind = next((k for magic, k in _MAGIC.items() if head.startswith(magic)), "tar")
-    if kind == "gzip":
-        return gzip.GzipFile(fileobj=source, mode="rb")
-    if kind == "bzip2":
-        return bz2.BZ2File(source, mode="rb")
-    if kind == "xz":
-        return lzma.LZMAFile(source, mode="rb")
     if kind == "zstd":
         raise InvalidArgumentError(
             f'"{name}" is zstd-compressed, which berth cannot read yet: '
-            "decompress it first (zstd -d) or use gzip or xz"
+            "decompress it first (zstd -d) or use gzip, bzip2 or xz"
         )
-    return source  # type: ignore[return-value]
+    if kind == "tar":
+        return source  # type: ignore[return-value]
+    # The caller closes the tar stream; these only wrap ``source`` and own no descriptor.
+    if kind == "gzip":
+        opened = gzip.GzipFile(fileobj=source, mode="rb")
+    elif kind == "bzip2":
+        opened = bz2.BZ2File(source)
+    else:
+        opened = lzma.LZMAFile(source)  # noqa: SIM115
+    return _Checked(opened, kind, name)  # type: ignore[arg-type, return-value]
+
+
+def _read_head(stream: BinaryIO) -> bytes:
+    """The first bytes, even from a pipe that hands them out a few at a time."""
+    head = b""
+    while len(head) < _HEAD:
+        chunk = stream.read(_HEAD - len(head))
+        if not chunk:
+            break
+        head += chunk
+    return head

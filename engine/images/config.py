@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.errors import InvalidArgumentError
+from engine.signals import parse_signal
 
 _ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}
-_PORT = re.compile(r"(\d+)(?:-(\d+))?(?:/(tcp|udp|sctp))?")
-_CHANGE_INSTRUCTIONS = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "USER", "WORKDIR")
+_PORT = re.compile(r"(\d+)(?:-(\d+))?(?:/(tcp|udp|sctp))?", re.IGNORECASE)
 
 
 def architecture() -> str:
+    """The host's architecture in OCI's words (amd64, arm64, ...)."""
     machine = platform.machine()
     return _ARCHITECTURES.get(machine, machine)
 
@@ -26,6 +27,7 @@ def image_config(
     container_config: dict[str, Any], diff_ids: Sequence[str], history: Sequence[dict[str, Any]],
     created: str,
 ) -> dict[str, Any]:  # fmt: skip
+    """An OCI image config for this host; ``container_config`` is its ``config`` object."""
     return {
         "architecture": architecture(),
         "os": "linux",
@@ -42,6 +44,7 @@ def serialize(config: dict[str, Any]) -> bytes:
 
 
 def image_id(raw: bytes) -> str:
+    """``sha256:<hex>`` of the config's stored bytes, as Docker names images."""
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
@@ -49,14 +52,15 @@ def apply_changes(config: dict[str, Any], changes: Sequence[str]) -> dict[str, A
     """``config`` (the image's ``config`` object) with Dockerfile instructions applied."""
     updated = dict(config)
     for change in changes:
-        instruction, _, argument = change.strip().partition(" ")
+        words = change.split(maxsplit=1)
+        instruction = words[0] if words else ""
+        argument = words[1].strip() if len(words) > 1 else ""
         keyword = instruction.upper()
-        if keyword not in _CHANGE_INSTRUCTIONS:
+        if keyword not in _APPLY:
             raise InvalidArgumentError(
                 f'unsupported --change instruction: "{instruction}" '
-                f"(import supports {', '.join(_CHANGE_INSTRUCTIONS)})"
+                f"(import supports {', '.join(sorted(_APPLY))})"
             )
-        argument = argument.strip()
         if not argument:
             raise InvalidArgumentError(f"--change {keyword} needs an argument")
         _APPLY[keyword](updated, argument)
@@ -89,9 +93,11 @@ def _key_values(argument: str, keyword: str) -> list[tuple[str, str]]:
     except ValueError as error:
         raise InvalidArgumentError(f"--change {keyword} {argument}: {error}") from None
     if keyword == "ENV" and tokens and "=" not in tokens[0]:
-        # Legacy form: ENV KEY value with spaces
-        key, _, value = argument.partition(" ")
-        return [(key, value.strip())]
+        # The legacy form, ENV KEY some value: everything after the key is the value.
+        words = argument.split(maxsplit=1)
+        if len(words) < 2:
+            raise InvalidArgumentError(f'--change ENV {argument}: give KEY=VALUE or "KEY VALUE"')
+        return [(words[0], _unquoted(words[1]))]
     pairs = []
     for token in tokens:
         key, equals, value = token.partition("=")
@@ -99,6 +105,12 @@ def _key_values(argument: str, keyword: str) -> list[tuple[str, str]]:
             raise InvalidArgumentError(f'--change {keyword}: "{token}" is not KEY=VALUE')
         pairs.append((key, value))
     return pairs
+
+
+def _unquoted(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
 
 
 def _set_env(config: dict[str, Any], argument: str) -> None:
@@ -121,13 +133,21 @@ def _set_workdir(config: dict[str, Any], argument: str) -> None:
     config["WorkingDir"] = argument
 
 
+def _set_stopsignal(config: dict[str, Any], argument: str) -> None:
+    parse_signal(argument)  # only to refuse a name no container could be stopped with
+    config["StopSignal"] = argument
+
+
 def _set_expose(config: dict[str, Any], argument: str) -> None:
     ports = dict(config.get("ExposedPorts") or {})
     for token in argument.split():
         match = _PORT.fullmatch(token)
-        if not match or not 0 < int(match[1]) < 65536:
-            raise InvalidArgumentError(f'--change EXPOSE: invalid port "{token}" (e.g. 80/tcp)')
-        first, last, protocol = int(match[1]), int(match[2] or match[1]), match[3] or "tcp"
+        first, last = (int(match[1]), int(match[2] or match[1])) if match else (0, 0)
+        if not 0 < first <= last < 65536:
+            raise InvalidArgumentError(
+                f'--change EXPOSE: invalid port "{token}" (e.g. 80, 53/udp, 8000-8010/tcp)'
+            )
+        protocol = (match[3] or "tcp").lower()
         for port in range(first, last + 1):
             ports[f"{port}/{protocol}"] = {}
     config["ExposedPorts"] = ports
@@ -135,5 +155,6 @@ def _set_expose(config: dict[str, Any], argument: str) -> None:
 
 _APPLY = {
     "CMD": _set_cmd, "ENTRYPOINT": _set_entrypoint, "ENV": _set_env, "EXPOSE": _set_expose,
-    "LABEL": _set_label, "USER": _set_user, "WORKDIR": _set_workdir,
+    "LABEL": _set_label, "STOPSIGNAL": _set_stopsignal, "USER": _set_user,
+    "WORKDIR": _set_workdir,
 }  # fmt: skip

@@ -7,11 +7,15 @@ from dataclasses import dataclass
 
 from engine.errors import InvalidArgumentError
 
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9-]+)*(?::\d+)?"
-_REPOSITORY = re.compile(rf"(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*")
-_TAG = re.compile(r"[\w][\w.-]{0,127}")
 DEFAULT_TAG = "latest"
+_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*", re.ASCII)
+_DOMAIN = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9-]+)*(?::\d+)?")
+_TAG = re.compile(r"\w[\w.-]{0,127}", re.ASCII)
+_MAX_NAME = 255
+_IMAGE_ID = re.compile(r"[0-9a-f]{64}")
+# Docker Hub's spellings of an official image, shown and stored as the short name.
+_HUB_PREFIXES = ("docker.io/library/", "index.docker.io/library/", "library/")
+_HUB_DOMAINS = ("docker.io/", "index.docker.io/")
 
 
 @dataclass(frozen=True)
@@ -24,17 +28,51 @@ class Reference:
 
 
 def parse_reference(text: str) -> Reference:
-    """Split and validate ``text``; the tag defaults to ``latest``."""
+    """Split, validate and normalize ``text``; the tag defaults to ``latest``.
+
+    ``docker.io/library/busybox`` and ``library/busybox`` normalize to ``busybox``, as
+    Docker shows them.
+    """
     if "@" in text:
         raise InvalidArgumentError(
             f'digest references are not supported yet: "{text}" (use REPOSITORY[:TAG])'
         )
     slash = text.rfind("/")
     colon = text.rfind(":")
+    # A colon before the last slash belongs to a registry's port, not to the tag.
     repository, tag = (text[:colon], text[colon + 1 :]) if colon > slash else (text, DEFAULT_TAG)
-    if not _REPOSITORY.fullmatch(repository) or not _TAG.fullmatch(tag) or len(repository) > 255:
+    if not _valid_repository(repository) or not _TAG.fullmatch(tag):
         raise InvalidArgumentError(
-            f'invalid reference format: "{text}" (repository names are lowercase: '
-            "letters, digits, and . _ - separators; tags up to 128 of letters, digits, . _ -)"
+            f'invalid reference format: "{text}" (repository names are lowercase letters, '
+            "digits and . _ - separators; tags are up to 128 letters, digits, . _ -)"
         )
-    return Reference(repository, tag)
+    if _IMAGE_ID.fullmatch(repository):
+        # Such a name would be read as an image id everywhere else.
+        raise InvalidArgumentError(
+            f'invalid repository name "{repository}": 64 hexadecimal digits spell an image id'
+        )
+    return Reference(_familiar(repository), tag)
+
+
+def _valid_repository(repository: str) -> bool:
+    if len(repository) > _MAX_NAME:
+        return False
+    first, _, rest = repository.partition("/")
+    # As in Docker, the first component names a registry only if it looks like a host.
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        if not _DOMAIN.fullmatch(first):
+            return False
+        components = rest.split("/")
+    else:
+        components = repository.split("/")
+    return all(_COMPONENT.fullmatch(component) for component in components)
+
+
+def _familiar(repository: str) -> str:
+    for prefix in _HUB_PREFIXES:
+        if repository.startswith(prefix) and "/" not in repository.removeprefix(prefix):
+            return repository.removeprefix(prefix)
+    for domain in _HUB_DOMAINS:
+        if repository.startswith(domain):
+            return repository.removeprefix(domain)
+    return repository

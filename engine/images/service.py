@@ -1,4 +1,8 @@
-"""The images service: import, list, resolve, tag, remove and inspect images."""
+"""The images service: import, list, resolve, tag, remove, inspect and history.
+
+The public coroutines run their blocking work (extraction, SQLite) in a thread; the
+``_``-prefixed sync halves do the work and run in that thread.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import asyncio
 import contextlib
 import io
 import json
-import shutil
+import re
 import sqlite3
 import sys
 from collections.abc import Iterator, Sequence
@@ -17,12 +21,15 @@ from typing import Any, BinaryIO
 from engine.errors import AmbiguousError, ConflictError, InvalidArgumentError, NotFoundError
 from engine.images.compression import decompressed
 from engine.images.config import apply_changes, image_config, image_id, serialize
-from engine.images.layers import LayerStore
+from engine.images.layers import LayerStore, StagedLayer
 from engine.images.reference import parse_reference
 from engine.images.starter import STARTER_CONFIG, STARTER_REFERENCE, starter_layer
 from engine.paths import EnginePaths
 from engine.state import Database
 from engine.timestamps import format_ns, now
+
+_HEX = re.compile(r"[0-9a-f]+")
+_FULL_ID_LENGTH = 64
 
 
 @dataclass(frozen=True)
@@ -32,7 +39,7 @@ class Image:
     layers: tuple[str, ...]  # diffIDs, base first
     tags: tuple[str, ...]
     created: str
-    size: int
+    size: int  # bytes of its layers' files
 
     @property
     def short_id(self) -> str:
@@ -52,7 +59,7 @@ class ImageService:
     def __init__(self, paths: EnginePaths, db: Database) -> None:
         self._paths = paths
         self._db = db
-        self._layers = LayerStore(paths)
+        self._layers = LayerStore(paths, db)
 
     # -- making images -----------------------------------------------------------
 
@@ -60,10 +67,13 @@ class ImageService:
         self, source: str | Path | BinaryIO, reference: str | None = None, *,
         changes: Sequence[str] = (), message: str | None = None,
     ) -> Image:  # fmt: skip
-        """An image from a root file system tarball (plain, gzip, bzip2 or xz); "-" is stdin."""
+        """An image from a root file system tarball: plain, gzip, bzip2 or xz, told apart by
+        content. ``source`` is a path, a binary stream (need not seek), or "-" for stdin.
+        The image has no Cmd unless ``changes`` sets one, as with docker import.
+        """
         tag = str(parse_reference(reference)) if reference else None
         config = apply_changes({}, changes)
-        name = "-" if source == "-" else str(getattr(source, "name", source))
+        name = _source_name(source)
         comment = message or f"Imported from {name}"
         return await asyncio.to_thread(self._import, source, name, tag, config, comment)
 
@@ -72,35 +82,36 @@ class ImageService:
         config: dict[str, Any], comment: str,
     ) -> Image:  # fmt: skip
         with _open_source(source, name) as stream:
-            layer_id, size, scratch = self._layers.extract(decompressed(stream, name))
+            staged = self._layers.stage(decompressed(stream, name))
         created = now()
         history = [{"created": created, "created_by": "", "comment": comment}]
-        return self._commit(
-            layer_id, size, scratch, image_config(config, [layer_id], history, created), tag
-        )
+        return self._commit(staged, image_config(config, [staged.id], history, created), tag)
 
     async def create_starter(
         self, reference: str = STARTER_REFERENCE, busybox: Path = Path("/bin/busybox")
     ) -> Image:
-        """busybox:latest from the host's static busybox, offline; the same binary, the same id."""
+        """busybox:latest from the host's static busybox, offline; the same binary, the same id.
+
+        Running it again only re-tags. Raises NotFoundError or UnsupportedError, naming
+        busybox-static, when the binary is missing or dynamically linked.
+        """
         tag = str(parse_reference(reference))
         return await asyncio.to_thread(self._create_starter, tag, busybox)
 
     def _create_starter(self, tag: str, busybox: Path) -> Image:
-        layer_id, size, scratch = self._layers.extract(io.BytesIO(starter_layer(busybox)))
+        staged = self._layers.stage(io.BytesIO(starter_layer(busybox)))
         created = format_ns(int(busybox.stat().st_mtime) * 1_000_000_000)
         history = [{"created": created, "created_by": f"berth starter (from {busybox})"}]
-        config = image_config(dict(STARTER_CONFIG), [layer_id], history, created)
-        return self._commit(layer_id, size, scratch, config, tag)
+        config = image_config(dict(STARTER_CONFIG), [staged.id], history, created)
+        return self._commit(staged, config, tag)
 
-    def _commit(
-        self, layer_id: str, size: int, scratch: Path, config: dict[str, Any], tag: str | None
-    ) -> Image:
+    def _commit(self, staged: StagedLayer, config: dict[str, Any], tag: str | None) -> Image:
+        """Store the layer, the image and its tag in one transaction."""
         raw = serialize(config)
         new_id = image_id(raw)
         try:
             with self._db.write() as tx:
-                self._layers.register(tx, layer_id, size, scratch)
+                self._layers.register(tx, staged)
                 inserted = tx.execute(
                     "INSERT OR IGNORE INTO images (id, config, created) VALUES (?, ?, ?)",
                     (new_id, raw, config["created"]),
@@ -108,14 +119,13 @@ class ImageService:
                 if inserted:
                     tx.execute(
                         "INSERT INTO image_layers (image_id, position, layer_id) VALUES (?, 0, ?)",
-                        (new_id, layer_id),
+                        (new_id, staged.id),
                     )
                 if tag:
                     tx.execute("INSERT OR REPLACE INTO tags (name, image_id) VALUES (?, ?)",
                                (tag, new_id))  # fmt: skip
         finally:
-            if scratch.exists():  # not moved in: a rollback, or the layer was already there
-                shutil.rmtree(scratch, ignore_errors=True)
+            self._layers.discard(staged)
         return self.get_by_id(new_id)
 
     # -- finding images ----------------------------------------------------------
@@ -151,7 +161,11 @@ class ImageService:
         return tags
 
     async def resolve(self, ref: str) -> Image:
-        """The image ``ref`` names: repository[:tag], a full id, or a unique id prefix."""
+        """The image ``ref`` names: repository[:tag], a full id, or a unique id prefix.
+
+        A name wins over an id prefix that happens to spell it, as in Docker. Raises
+        NotFoundError, or AmbiguousError for a prefix of several ids.
+        """
         return await asyncio.to_thread(self._resolve, ref)
 
     def _resolve(self, ref: str) -> Image:
@@ -160,10 +174,17 @@ class ImageService:
     def _resolve_id(self, ref: str) -> tuple[str, str | None]:
         """The image id for ``ref``, and the tag if ``ref`` named one."""
         hex_part = ref.removeprefix("sha256:")
-        if hex_part and all(c in "0123456789abcdef" for c in hex_part):
+        is_hex = bool(_HEX.fullmatch(hex_part))
+        if not is_hex or (len(hex_part) < _FULL_ID_LENGTH and hex_part == ref):
+            with contextlib.suppress(InvalidArgumentError):
+                tag = str(parse_reference(ref))
+                rows = self._db.query("SELECT image_id FROM tags WHERE name = ?", (tag,))
+                if rows:
+                    return rows[0]["image_id"], tag
+        if is_hex:
             rows = self._db.query(
                 "SELECT id FROM images WHERE id >= ? AND id < ?",
-                (f"sha256:{hex_part}", f"sha256:{hex_part}g"),
+                (f"sha256:{hex_part}", f"sha256:{hex_part}g"),  # every id that starts so
             )
             if len(rows) > 1:
                 raise AmbiguousError(
@@ -171,24 +192,14 @@ class ImageService:
                 )
             if rows:
                 return rows[0]["id"], None
-        try:
-            tag = str(parse_reference(ref))
-        except InvalidArgumentError:
-            tag = None
-        rows = self._db.query("SELECT image_id FROM tags WHERE name = ?", (tag,)) if tag else []
-        if not rows:
-            raise NotFoundError(f'no such image: "{ref}" (see berth images)')
-        return rows[0]["image_id"], tag
+        raise NotFoundError(f'no such image: "{ref}" (see berth images)')
 
     def get_by_id(self, image_id: str) -> Image:
+        """The image with this full ``sha256:<hex>`` id; NotFoundError if it is gone."""
         rows = self._db.query("SELECT * FROM images WHERE id = ?", (image_id,))
         if not rows:
             raise NotFoundError(f'no such image: "{image_id}" (see berth images)')
-        layers = self._db.query(
-            "SELECT il.layer_id, l.size FROM image_layers il JOIN layers l ON l.id = il.layer_id"
-            " WHERE il.image_id = ? ORDER BY il.position",
-            (image_id,),
-        )
+        layers = self._layer_rows(image_id)
         tags = self._db.query("SELECT name FROM tags WHERE image_id = ? ORDER BY name", (image_id,))
         return Image(
             id=image_id,
@@ -199,65 +210,92 @@ class ImageService:
             size=sum(row["size"] for row in layers),
         )
 
+    def _layer_rows(self, image_id: str) -> list[sqlite3.Row]:
+        return self._db.query(
+            "SELECT il.layer_id, l.size FROM image_layers il JOIN layers l ON l.id = il.layer_id"
+            " WHERE il.image_id = ? ORDER BY il.position",
+            (image_id,),
+        )
+
     def layer_paths(self, image: Image) -> list[Path]:
-        """The layers' directories, base first (overlay lower dirs, reversed)."""
+        """The layers' diff directories, base first (overlay's lowerdir lists them reversed)."""
         return [self._layers.diff_path(layer) for layer in image.layers]
 
     def short_links(self, image: Image) -> list[str]:
+        """Names in ``paths.links`` of the layers' diff directories, base first."""
         return [self._layers.short_link(layer) for layer in image.layers]
 
     # -- names and removal ---------------------------------------------------------
 
     async def tag(self, source: str, target: str) -> Image:
-        image = await self.resolve(source)
+        """Give the image ``source`` names the name ``target``, moving it if taken."""
         name = str(parse_reference(target))
+        return await asyncio.to_thread(self._tag, source, name)
+
+    def _tag(self, source: str, name: str) -> Image:
         with self._db.write() as tx:
+            image_id, _ = self._resolve_id(source)
             tx.execute(
-                "INSERT OR REPLACE INTO tags (name, image_id) VALUES (?, ?)", (name, image.id)
+                "INSERT OR REPLACE INTO tags (name, image_id) VALUES (?, ?)", (name, image_id)
             )
-        return image
+        return self.get_by_id(image_id)
 
     async def remove(self, ref: str, *, force: bool = False) -> list[str]:
-        """Docker's rmi: untag, then delete the image and its unshared layers; output lines."""
+        """Docker's rmi; returns its output lines ("Untagged: ...", "Deleted: ...").
+
+        A name of an image with several names only untags. Deleting needs ``force`` when
+        the image has several names; a container using it refuses unless ``force``, which
+        then only untags, leaving the image for the container. Layers no other image uses
+        go with the image: their rows in the transaction, their files after it.
+        """
         return await asyncio.to_thread(self._remove, ref, force)
 
     def _remove(self, ref: str, force: bool) -> list[str]:
-        image_id, tag = self._resolve_id(ref)
-        image = self.get_by_id(image_id)
-        lines: list[str] = []
-        with self._db.write() as tx:
+        with self._db.write() as tx:  # resolved under the lock: no one changes it meanwhile
+            image_id, tag = self._resolve_id(ref)
             tags = [row["name"] for row in tx.execute(
                 "SELECT name FROM tags WHERE image_id = ? ORDER BY name", (image_id,))]  # fmt: skip
             if tag and len(tags) > 1:  # one of several names: only that name goes
                 tx.execute("DELETE FROM tags WHERE name = ?", (tag,))
                 return [f"Untagged: {tag}"]
-            if len(tags) > 1 and not force:
-                raise ConflictError(
-                    f"unable to delete {image.short_id}: it is referenced by {len(tags)} names "
-                    f"({', '.join(tags)}); remove them one by one or use rmi -f"
-                )
-            user = tx.execute(
-                "SELECT id, name FROM containers WHERE image_id = ? LIMIT 1", (image_id,)
-            ).fetchone()
-            if user and not force:
-                raise ConflictError(
-                    f"unable to remove image {tag or image.short_id}: container "
-                    f"{user['id'][:12]} ({user['name']}) uses it; remove it first (berth rm) "
-                    "or use rmi -f"
-                )
+            self._check_removable(tx, image_id, tag, tags, force)
             tx.execute("DELETE FROM tags WHERE image_id = ?", (image_id,))
-            lines += [f"Untagged: {name}" for name in tags]
-            if user:  # forced while in use: the image stays, nameless, for its containers
+            lines = [f"Untagged: {name}" for name in tags]
+            if self._user(tx, image_id):  # forced while in use: the image stays, nameless
                 return lines
             orphans = self._delete_image(tx, image_id)
-            lines.append(f"Deleted: {image_id}")
-            lines += [f"Deleted: {layer}" for layer in orphans]
         for layer in orphans:  # files go only once no row refers to them
             self._layers.remove_files(layer)
-        return lines
+        return [*lines, f"Deleted: {image_id}", *(f"Deleted: {layer}" for layer in orphans)]
 
-    def _delete_image(self, tx: sqlite3.Connection, image_id: str) -> list[str]:
-        """Delete the image's rows; the layers no other image uses, whose rows also go."""
+    def _check_removable(
+        self, tx: sqlite3.Connection, image_id: str, tag: str | None, tags: list[str], force: bool
+    ) -> None:
+        if force:
+            return
+        short = image_id.removeprefix("sha256:")[:12]
+        if len(tags) > 1:
+            raise ConflictError(
+                f"unable to delete image {short}: it has {len(tags)} names ({', '.join(tags)}); "
+                "remove them one by one or use rmi -f"
+            )
+        user = self._user(tx, image_id)
+        if user:
+            named = f"{tag} ({short})" if tag else short
+            raise ConflictError(
+                f"unable to remove image {named}: container {user['id'][:12]} ({user['name']}) "
+                "is using it; remove it first (berth rm) or use rmi -f"
+            )
+
+    @staticmethod
+    def _user(tx: sqlite3.Connection, image_id: str) -> sqlite3.Row | None:
+        return tx.execute(
+            "SELECT id, name FROM containers WHERE image_id = ? LIMIT 1", (image_id,)
+        ).fetchone()
+
+    @staticmethod
+    def _delete_image(tx: sqlite3.Connection, image_id: str) -> list[str]:
+        """Delete the image's rows, and those of its layers no other image uses; those."""
         layers = [row["layer_id"] for row in tx.execute(
             "SELECT layer_id FROM image_layers WHERE image_id = ?", (image_id,))]  # fmt: skip
         tx.execute("DELETE FROM images WHERE id = ?", (image_id,))
@@ -268,15 +306,17 @@ class ImageService:
         tx.executemany("DELETE FROM layers WHERE id = ?", [(layer,) for layer in orphans])
         return orphans
 
-    # -- inspect -----------------------------------------------------------------
+    # -- inspect and history -------------------------------------------------------
 
     async def inspect(self, ref: str) -> dict[str, Any]:
+        """``docker image inspect``'s object for the image ``ref`` names."""
         image = await self.resolve(ref)
         return self._inspect(image)
 
     def _inspect(self, image: Image) -> dict[str, Any]:
         config = image.config
         history = config.get("history") or [{}]
+        lower = ":".join(str(path) for path in reversed(self.layer_paths(image)))
         return {
             "Id": image.id,
             "RepoTags": list(image.tags),
@@ -289,13 +329,45 @@ class ImageService:
             "Architecture": config.get("architecture", ""),
             "Os": config.get("os", ""),
             "Size": image.size,
-            "GraphDriver": {
-                "Name": "overlay",
-                "Data": {"LowerDir": ":".join(str(p) for p in reversed(self.layer_paths(image)))},
-            },
+            "GraphDriver": {"Name": "overlay", "Data": {"LowerDir": lower}},
             "RootFS": {"Type": "layers", "Layers": list(image.layers)},
             "History": config.get("history", []),
         }
+
+    async def history(self, ref: str) -> list[dict[str, Any]]:
+        """``docker history``'s rows, newest first: Id, Created, CreatedBy, Size, Comment, Tags.
+
+        Only the newest row has an id (the image's); the others read ``<missing>``, as in
+        Docker for steps whose images are not stored. Size is the row's layer's, or 0.
+        """
+        return await asyncio.to_thread(self._history, ref)
+
+    def _history(self, ref: str) -> list[dict[str, Any]]:
+        image = self._resolve(ref)
+        sizes = iter([row["size"] for row in self._layer_rows(image.id)])
+        rows = [
+            {
+                "Id": "<missing>",
+                "Created": step.get("created", ""),
+                "CreatedBy": step.get("created_by", ""),
+                "Size": 0 if step.get("empty_layer") else next(sizes, 0),
+                "Comment": step.get("comment", ""),
+                "Tags": [],
+            }
+            for step in image.config.get("history", [])
+        ]
+        rows.reverse()
+        if rows:
+            rows[0].update(Id=image.id, Tags=list(image.tags))
+        return rows
+
+
+def _source_name(source: str | Path | BinaryIO) -> str:
+    """How messages and the history name an import source."""
+    if isinstance(source, (str, Path)):
+        return str(source)
+    name = getattr(source, "name", None)
+    return name if isinstance(name, str) and not name.startswith("<") else "-"
 
 
 @contextlib.contextmanager
@@ -303,14 +375,21 @@ def _open_source(source: str | Path | BinaryIO, name: str) -> Iterator[BinaryIO]
     """The import source as a binary stream; stdin for "-"."""
     if source == "-":
         yield sys.stdin.buffer
-    elif not isinstance(source, (str, Path)):
+        return
+    if not isinstance(source, (str, Path)):
         yield source
-    else:
-        try:
-            stream = open(source, "rb")  # noqa: SIM115 - closed below
-        except FileNotFoundError:
-            raise NotFoundError(f'no such file: "{name}"') from None
-        except IsADirectoryError:
-            raise InvalidArgumentError(f'"{name}" is a directory, not a tarball') from None
-        with stream:
-            yield stream
+        return
+    if name.startswith(("http://", "https://")):
+        raise InvalidArgumentError(
+            f'berth cannot import from a URL ("{name}"): download the file, then import it'
+        )
+    try:
+        stream = open(source, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        raise NotFoundError(f'no such file: "{name}"') from None
+    except IsADirectoryError:
+        raise InvalidArgumentError(f'"{name}" is a directory, not a tarball') from None
+    except OSError as error:
+        raise InvalidArgumentError(f'cannot read "{name}": {error.strerror}') from None
+    with stream:
+        yield stream

@@ -81,7 +81,7 @@ def _static_busybox(busybox: Path) -> bytes:
         binary = busybox.read_bytes()
     except FileNotFoundError:
         raise NotFoundError(
-            f"{busybox} is missing: install busybox-static (apt-get install busybox-static)"
+            f"busybox-static is not installed (no {busybox}): apt-get install busybox-static"
         ) from None
     if _needs_interpreter(binary):
         raise UnsupportedError(
