@@ -7,9 +7,10 @@ import subprocess
 import sys
 import time
 
-from cli import humanize
+from cli import limits, network, security
 from cli.engine_access import open_engine, report_each
 from cli.output import render
+from engine import humanize
 from engine.api import Engine
 from engine.attach.client import AttachClient
 from engine.attach.terminal import SessionOptions, run_session, terminal_size
@@ -18,6 +19,7 @@ from engine.containers.model import Container, CreateOptions
 from engine.errors import InvalidArgumentError
 from engine.monitor.detach_keys import DEFAULT_DETACH_KEYS, parse_detach_keys
 from engine.monitor.restart import RestartPolicy
+from engine.network.model import PortMapping
 from engine.signals import parse_signal
 from engine.timestamps import parse
 from engine.units import parse_size
@@ -72,7 +74,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     exec_.add_argument(
         "--privileged",
         action="store_true",
-        help="all capabilities (today every exec has them; see README)",
+        help="give the process every capability",
     )
     exec_.add_argument("--detach-keys", default=DEFAULT_DETACH_KEYS, help="ctrl-p,ctrl-q")
     exec_.add_argument("container")
@@ -137,6 +139,9 @@ def _add_create_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-opt", action="append", default=[], metavar="max-size=10m|max-file=3")
     parser.add_argument("--stop-signal", help="signal that stops the container (SIGTERM)")
     parser.add_argument("--stop-timeout", type=int, help="seconds stop waits before SIGKILL (10)")
+    limits.add_flags(parser)
+    security.add_flags(parser)
+    network.add_run_flags(parser)
     parser.add_argument("--help", action="help", help="show this help and exit")
     parser.add_argument("image")
     parser.add_argument("command", nargs=argparse.REMAINDER)
@@ -176,6 +181,9 @@ def _create_options(args: argparse.Namespace) -> CreateOptions:
         log_max_files=max_files,
         stop_signal=args.stop_signal,
         stop_timeout=args.stop_timeout,
+        **limits.given(args),
+        **security.given(args),
+        **network.run_options(args),
     )
 
 
@@ -208,6 +216,7 @@ async def _run(args: argparse.Namespace) -> int:
     options = _create_options(args)
     detach_keys = parse_detach_keys(args.detach_keys)
     container = await engine.containers.create(options)
+    await network.warn_outbound(engine, container)
     if args.detach:
         await engine.containers.start(container.id)
         print(container.id)
@@ -297,14 +306,15 @@ async def _ps(args: argparse.Namespace) -> int:
         for container in containers:
             print(container.id if args.no_trunc else container.short_id)
         return 0
-    items = [_ps_fields(container, args.no_trunc) for container in containers]
+    ports = await engine.networks.all_ports()
+    items = [_ps_fields(c, args.no_trunc, ports.get(c.id, [])) for c in containers]
     output = render(args.format or _PS_DEFAULT, items, _PS_HEADERS)
     if output:
         print(output)
     return 0
 
 
-def _ps_fields(container: Container, no_trunc: bool) -> dict[str, str]:
+def _ps_fields(container: Container, no_trunc: bool, ports: list[PortMapping]) -> dict[str, str]:
     command = " ".join(container.args)
     if not no_trunc and len(command) > 20:
         command = command[:19] + "…"
@@ -315,25 +325,11 @@ def _ps_fields(container: Container, no_trunc: bool) -> dict[str, str]:
         "Command": f'"{command}"',
         "CreatedAt": container.created,
         "RunningFor": humanize.duration(now - parse(container.created)) + " ago",
-        "Status": status_text(container, now),
-        "Ports": "",
+        "Status": humanize.container_status(container, now),
+        "Ports": ", ".join(str(mapping) for mapping in ports),
         "Names": container.name,
         "State": container.state,
     }
-
-
-def status_text(container: Container, now: float) -> str:
-    """Docker's STATUS column: "Up 5 minutes", "Exited (137) 2 minutes ago", "Created"."""
-    if container.state == "restarting" and container.finished_at:
-        ago = humanize.duration(now - parse(container.finished_at))
-        return f"Restarting ({container.exit_code}) {ago} ago"
-    if container.running and container.started_at:
-        up = "Up " + humanize.duration(now - parse(container.started_at))
-        return up + " (Paused)" if container.state == "paused" else up
-    if container.state == "exited" and container.finished_at:
-        ago = humanize.duration(now - parse(container.finished_at))
-        return f"Exited ({container.exit_code}) {ago} ago"
-    return "Created"
 
 
 async def _rm(args: argparse.Namespace) -> int:
@@ -366,9 +362,13 @@ async def _rename(args: argparse.Namespace) -> int:
 
 
 async def _top(args: argparse.Namespace) -> int:
-    """The host's ps, filtered to the container's processes, as Docker does it."""
+    """The host's ps, filtered to the container's processes, as Docker does it.
+
+    A last line names the resource limits in effect, when the container has any.
+    """
     engine = open_engine(args)
     pids = set(await engine.containers.processes(args.container))
+    in_effect = limits.summary((await engine.containers.get(args.container)).options)
     options = args.ps_options or ["-ef"]
     result = subprocess.run(["ps", *options], capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -382,6 +382,8 @@ async def _top(args: argparse.Namespace) -> int:
         fields = row.split()
         if len(fields) > column and fields[column].isdigit() and int(fields[column]) in pids:
             print(row)
+    if in_effect:
+        print(f"Limits: {in_effect}")
     return 0
 
 
@@ -393,7 +395,7 @@ async def _exec(args: argparse.Namespace) -> int:
     client = await engine.containers.exec(
         args.container, args.command, env=resolve_user_entries(args.env), workdir=args.workdir,
         user=args.user, tty=args.tty, detach=args.detach,
-        terminal_size=terminal_size() if args.tty else None,
+        terminal_size=terminal_size() if args.tty else None, privileged=args.privileged,
     )  # fmt: skip
     if client is None:
         return 0

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from cli import humanize
 from cli.engine_access import open_engine, report_each
 from cli.output import render
+from engine import humanize
 from engine.images import ImageSummary
 from engine.timestamps import parse
 

@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from cli import containers, images, inspect, logs
+from cli import containers, images, inspect, logs, network, port, stats, update
 from engine.errors import BerthError, ContainerStartError
 
 
@@ -23,6 +23,10 @@ def build_parser() -> argparse.ArgumentParser:
     images.register(commands)
     inspect.register(commands)
     logs.register(commands)
+    network.register(commands)
+    port.register(commands)
+    stats.register(commands)
+    update.register(commands)
     tui = commands.add_parser("tui", help="open the terminal UI")
     tui.set_defaults(handler=None)
     return parser

@@ -7,8 +7,10 @@ import os
 from engine.containers.service import ContainerService
 from engine.errors import PermissionError_
 from engine.images import ImageService
+from engine.network.service import NetworkService
 from engine.paths import EnginePaths
 from engine.state import Database
+from engine.stats import StatsService
 
 
 class Engine:
@@ -19,7 +21,9 @@ class Engine:
         self.paths = paths
         self.db = Database(paths.database)
         self.images = ImageService(paths, self.db)
-        self.containers = ContainerService(paths, self.db, self.images)
+        self.networks = NetworkService(paths, self.db)
+        self.containers = ContainerService(paths, self.db, self.images, self.networks)
+        self.stats = StatsService(self.containers, paths.runtime_state)
 
     @classmethod
     def open(cls, root: str | None = None, runroot: str | None = None) -> Engine:

@@ -36,14 +36,23 @@ def engine_paths(tmp_path: Path) -> Iterator[EnginePaths]:
     _force_clean(paths)
 
 
+# Every container id the tests' engines held, for the end-of-session cgroup check.
+_SEEN_CONTAINERS: set[str] = set()
+
+
 def _force_clean(paths: EnginePaths) -> None:
     """Remove every container the test left, then fail if the engine leaked a mount."""
     if paths.database.exists():
+        _SEEN_CONTAINERS.update(_all_ids(paths))
         subprocess.run(
             [BERTH, "--root", str(paths.root), "--runroot", str(paths.runroot), "rm", "-f",
              *_all_ids(paths)],
             capture_output=True, check=False,
         )  # fmt: skip
+        # Bridges and nftables rules are the host's, not the temporary root's: remove them.
+        engine = Engine(paths)
+        engine.networks.remove_all()
+        engine.close()
     leaked = [line for line in Path("/proc/self/mounts").read_text().splitlines()
               if str(paths.root) in line or str(paths.runroot) in line]  # fmt: skip
     for line in leaked:
@@ -91,15 +100,18 @@ def cgroup_dirs(container_id: str) -> list[Path]:
 
 @pytest.fixture(scope="session", autouse=True)
 def no_cgroups_left_behind() -> Iterator[None]:
-    """After the whole suite, no container cgroup of the tests may remain.
+    """After the whole suite, no cgroup of the tests' containers may remain.
 
-    The per-container cgroups must be gone already; their empty parents (berth/,
-    berth-test/) are removed here, as nothing else would.
+    Only this session's containers count (other berth users may share the host). The
+    empty parents (berth/, berth-test/) are removed here, as nothing else would.
     """
     yield
     root = Path("/sys/fs/cgroup")
     parents = [*root.glob("berth*"), *root.glob("*/berth*")]
-    leftovers = [child for parent in parents for child in parent.iterdir() if child.is_dir()]
+    leftovers = [
+        child for parent in parents for child in parent.iterdir()
+        if child.is_dir() and child.name in _SEEN_CONTAINERS
+    ]  # fmt: skip
     for parent in parents:
         with contextlib.suppress(OSError):
             parent.rmdir()

@@ -9,10 +9,21 @@ from __future__ import annotations
 
 from engine.cgroups.base import Cgroup
 from engine.cgroups.hierarchy import CGROUP_ROOT, Hierarchy, Layout, detect, mounted_hierarchies
+from engine.cgroups.limits import Limits, Usage
 from engine.cgroups.v1 import V1Cgroup
 from engine.cgroups.v2 import V2Cgroup
 
-__all__ = ["CGROUP_ROOT", "Cgroup", "Hierarchy", "Layout", "create", "detect", "get"]
+__all__ = [
+    "CGROUP_ROOT",
+    "Cgroup",
+    "Hierarchy",
+    "Layout",
+    "Limits",
+    "Usage",
+    "create",
+    "detect",
+    "get",
+]
 
 
 def get(path: str, layout: Layout | None = None) -> Cgroup:

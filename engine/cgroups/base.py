@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from engine.cgroups.hierarchy import Hierarchy, Layout
+from engine.cgroups.limits import Limits, Usage
 from engine.errors import InvalidArgumentError
 
 #: how long kill_all and remove keep trying before they give up
@@ -60,6 +61,21 @@ class Cgroup(abc.ABC):
         except FileNotFoundError:
             return []
         return [int(line) for line in text.split()]
+
+    @abc.abstractmethod
+    def apply(self, limits: Limits) -> list[str]:
+        """Set the given limits; the settings the host cannot have, each said in a line.
+
+        A value the kernel refuses raises OSError naming the file and the value.
+        """
+
+    @abc.abstractmethod
+    def usage(self) -> Usage:
+        """The cgroup's counters now; OSError if it is gone."""
+
+    @abc.abstractmethod
+    def oom_kills(self) -> int:
+        """How many processes the OOM killer killed in this cgroup (0 if unknown)."""
 
     @abc.abstractmethod
     def freeze(self) -> None:
@@ -118,6 +134,38 @@ def write_value(path: Path, value: str) -> None:
         os.write(fd, value.encode())
     finally:
         os.close(fd)
+
+
+class LimitWriter:
+    """Writes one cgroup's limit files; a file the host lacks is noted, not fatal."""
+
+    def __init__(self) -> None:
+        self.skipped: list[str] = []
+
+    def write(self, directory: Path | None, name: str, value: object, missing: str) -> None:
+        """Write ``value`` (None: nothing to do) to ``directory/name``.
+
+        ``missing`` says why the file may be absent, for the note when it is.
+        """
+        if value is None:
+            return
+        if directory is None or not (directory / name).exists():
+            self.skipped.append(f"{name} is not set: {missing}")
+            return
+        try:
+            write_value(directory / name, str(value))
+        except OSError as error:
+            raise OSError(error.errno, f"cannot set {name} to {value}: {error.strerror}") from None
+
+
+def read_int(path: Path) -> int:
+    return int(path.read_text().split()[0])
+
+
+def read_keyed(path: Path) -> dict[str, int]:
+    """A flat-keyed cgroup file ("key value" lines: memory.stat, cpu.stat) as a dict."""
+    pairs = (line.split() for line in path.read_text().splitlines())
+    return {pair[0]: int(pair[1]) for pair in pairs if len(pair) == 2}
 
 
 def _signal_each(pids: list[int], sig: int) -> None:

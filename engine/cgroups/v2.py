@@ -5,7 +5,21 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from engine.cgroups.base import Cgroup, wait_for, write_value
+from engine.cgroups.base import (
+    Cgroup,
+    LimitWriter,
+    read_int,
+    read_keyed,
+    wait_for,
+    write_value,
+)
+from engine.cgroups.limits import (
+    Limits,
+    Usage,
+    blkio_to_io_weight,
+    shares_to_weight,
+    swap_only,
+)
 
 #: controllers a container's cgroup gets when the host has them
 WANTED_CONTROLLERS = ("cpu", "io", "memory", "pids", "cpuset")
@@ -25,6 +39,52 @@ class V2Cgroup(Cgroup):
             _enable_controllers(directory)
             directory = directory / part
             directory.mkdir(mode=0o755, exist_ok=True)
+
+    def apply(self, limits: Limits) -> list[str]:
+        writer = LimitWriter()
+        directory = self._dir
+        if limits.cpu_shares is not None:
+            writer.write(directory, "cpu.weight", shares_to_weight(limits.cpu_shares),
+                         _no("cpu"))  # fmt: skip
+        writer.write(directory, "cpu.max", _cpu_max(limits), _no("cpu"))
+        writer.write(directory, "cpuset.cpus", limits.cpuset_cpus, _no("cpuset"))
+        writer.write(directory, "cpuset.mems", limits.cpuset_mems, _no("cpuset"))
+        writer.write(directory, "memory.max", _max(limits.memory), _no("memory"))
+        writer.write(directory, "memory.low", _max(limits.memory_reservation), _no("memory"))
+        writer.write(directory, "memory.swap.max", _max(swap_only(limits)),
+                     "the kernel does not account swap (CONFIG_MEMCG_SWAP)")  # fmt: skip
+        writer.write(directory, "pids.max", _max(limits.pids), _no("pids"))
+        self._set_io_weight(writer, limits.blkio_weight)
+        return writer.skipped
+
+    def _set_io_weight(self, writer: LimitWriter, weight: int | None) -> None:
+        # BFQ takes blkio's own 10..1000 scale; io.weight (blk-iocost) its 1..10000 one.
+        if weight is not None and (self._dir / "io.bfq.weight").exists():
+            writer.write(self._dir, "io.bfq.weight", weight, _no("io"))
+        elif weight is not None:
+            writer.write(self._dir, "io.weight", blkio_to_io_weight(weight),
+                         "neither BFQ nor blk-iocost weighs this host's block I/O")  # fmt: skip
+
+    def usage(self) -> Usage:
+        directory = self._dir
+        memory_stat = read_keyed(directory / "memory.stat")
+        reads, writes = _io_bytes(directory / "io.stat")
+        limit = (directory / "memory.max").read_text().strip()
+        return Usage(
+            cpu_ns=read_keyed(directory / "cpu.stat")["usage_usec"] * 1000,
+            memory=read_int(directory / "memory.current"),
+            inactive_file=memory_stat.get("inactive_file", 0),
+            memory_limit=None if limit == "max" else int(limit),
+            pids=read_int(directory / "pids.current"),
+            io_read=reads,
+            io_write=writes,
+        )
+
+    def oom_kills(self) -> int:
+        try:
+            return read_keyed(self._dir / "memory.events").get("oom_kill", 0)
+        except FileNotFoundError:
+            return 0
 
     def freeze(self) -> None:
         write_value(self._dir / "cgroup.freeze", "1")
@@ -56,3 +116,39 @@ def _enable_controllers(directory: Path) -> None:
         if controller in available and controller not in enabled:
             with contextlib.suppress(OSError):
                 write_value(directory / "cgroup.subtree_control", f"+{controller}")
+
+
+def _no(controller: str) -> str:
+    return f"the {controller} controller is not enabled for this cgroup"
+
+
+def _max(value: int | None) -> str | None:
+    """v2's spelling of a limit: "max" for unlimited (any negative value)."""
+    if value is None:
+        return None
+    return "max" if value < 0 else str(value)
+
+
+def _cpu_max(limits: Limits) -> str | None:
+    """cpu.max: "QUOTA PERIOD"; "max" quota when only the period is given, as runc does."""
+    if limits.cpu_quota is None and limits.cpu_period is None:
+        return None
+    quota = "max" if limits.cpu_quota is None or limits.cpu_quota < 0 else str(limits.cpu_quota)
+    return quota if limits.cpu_period is None else f"{quota} {limits.cpu_period}"
+
+
+def _io_bytes(path: Path) -> tuple[int, int]:
+    """Bytes read and written, over every device of io.stat ("8:0 rbytes=1 wbytes=2 ...")."""
+    reads = writes = 0
+    try:
+        text = path.read_text()
+    except FileNotFoundError:  # no io controller here
+        return 0, 0
+    for line in text.splitlines():
+        for item in line.split()[1:]:
+            key, _, value = item.partition("=")
+            if key == "rbytes":
+                reads += int(value)
+            elif key == "wbytes":
+                writes += int(value)
+    return reads, writes

@@ -7,23 +7,18 @@ import os
 from pathlib import Path
 
 from engine.containers.environment import container_env
+from engine.containers.limits import oci_resources
 from engine.containers.model import Container
+from engine.containers.security import secure
 from engine.containers.spec import ProcessSpec, etc_mounts, runtime_config
 from engine.containers.user import resolve_user
 from engine.images import Image
+from engine.network.model import ContainerNetwork
 from engine.runtime.rootpath import resolve as resolve_in_root
 from engine.storage import overlay
 
 ROOTFS = "merged"
 CGROUP_PARENT = "berth"
-
-_HOSTS = """127.0.0.1\tlocalhost
-::1\tlocalhost ip6-localhost ip6-loopback
-fe00::0\tip6-localnet
-ff00::0\tip6-mcastprefix
-ff02::1\tip6-allnodes
-ff02::2\tip6-allrouters
-"""
 
 
 def container_dirs(bundle: Path) -> tuple[Path, Path, Path]:
@@ -31,20 +26,23 @@ def container_dirs(bundle: Path) -> tuple[Path, Path, Path]:
     return bundle / "upper", bundle / "work", bundle / ROOTFS
 
 
-def prepare(bundle: Path, container: Container, image: Image, lowers: list[Path],
-            short_links: list[str], links_dir: Path) -> None:  # fmt: skip
+def prepare(
+    bundle: Path, container: Container, image: Image, lowers: list[Path], short_links: list[str],
+    links_dir: Path, network: ContainerNetwork,
+) -> None:  # fmt: skip
     """Mount the rootfs (if not yet) and write config.json; unmount again on failure."""
     upper, work, merged = container_dirs(bundle)
     if not merged.is_mount():
         overlay.mount_overlay(lowers, short_links, links_dir, upper, work, merged)
     try:
-        _write_config(bundle, container, image, merged)
+        _write_config(bundle, container, image, merged, network)
     except BaseException:
         overlay.unmount(merged)
         raise
 
 
-def _write_config(bundle: Path, container: Container, image: Image, rootfs: Path) -> None:
+def _write_config(bundle: Path, container: Container, image: Image, rootfs: Path,
+                  network: ContainerNetwork) -> None:  # fmt: skip
     image_config = image.config.get("config", {})
     options = container.options
     user = resolve_user(rootfs, options.user or image_config.get("User") or None)
@@ -60,38 +58,26 @@ def _write_config(bundle: Path, container: Container, image: Image, rootfs: Path
         process,
         rootfs=ROOTFS,
         cgroups_path=f"{CGROUP_PARENT}/{container.id}",
-        extra_mounts=etc_mounts(_write_etc_files(bundle, hostname)),
+        extra_mounts=etc_mounts(_write_etc_files(bundle, hostname, network)),
+        network=network.namespace,
+        resources=oci_resources(options),
     )
+    secure(config, options, user.uid)
     _write_atomically(bundle / "config.json", json.dumps(config, indent=2))
 
 
-def _write_etc_files(bundle: Path, hostname: str) -> dict[str, str]:
-    """The container's own hostname, hosts and resolv.conf, bind-mounted over the image's."""
-    files = {
-        "/etc/hostname": f"{hostname}\n",
-        "/etc/hosts": _HOSTS + f"127.0.1.1\t{hostname}\n",
-        "/etc/resolv.conf": _resolv_conf(),
-    }
-    mounts = {}
+def _write_etc_files(bundle: Path, hostname: str, network: ContainerNetwork) -> dict[str, str]:
+    """The container's own hostname, hosts and resolv.conf, bind-mounted over the image's.
+
+    The network wrote ``hosts`` already: it keeps that file current as peers come and go.
+    """
+    files = {"/etc/hostname": f"{hostname}\n", "/etc/resolv.conf": network.resolv_conf}
+    mounts = {"/etc/hosts": str(network.hosts)}
     for destination, text in files.items():
         source = bundle / Path(destination).name
         _write_atomically(source, text)
         mounts[destination] = str(source)
     return mounts
-
-
-def _resolv_conf() -> str:
-    """The host's resolv.conf without loopback servers, which mean nothing in the container."""
-    try:
-        lines = Path("/etc/resolv.conf").read_text().splitlines()
-    except OSError:
-        return ""
-    kept = [
-        line for line in lines
-        if not (line.startswith("nameserver") and line.split()[1:2] in (["127.0.0.1"], ["::1"]))
-        and not line.startswith("nameserver 127.")
-    ]  # fmt: skip
-    return "\n".join(kept) + "\n"
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.containers.bundle import container_dirs
+from engine.containers.limits import host_config
 from engine.containers.model import Container, CreateOptions
 from engine.images import Image
 from engine.monitor.restart import RestartPolicy
@@ -30,7 +31,7 @@ def container_inspect(
             "Running": container.state in ("running", "paused"),
             "Paused": container.state == "paused",
             "Restarting": container.state == "restarting",
-            "OOMKilled": False,
+            "OOMKilled": container.oom_killed,
             "Dead": False,
             "Pid": pid,
             "ExitCode": container.exit_code or 0,
@@ -51,6 +52,7 @@ def container_inspect(
             "AutoRemove": options.auto_remove,
             "RestartPolicy": {"Name": policy.name, "MaximumRetryCount": policy.maximum_retries},
             "LogConfig": {"Type": "json-file", "Config": _log_config(options)},
+            **host_config(options),
         },
         "GraphDriver": {
             "Name": "overlay",

@@ -27,6 +27,37 @@ class CreateOptions:
     log_max_files: int = 1
     stop_signal: str | None = None
     stop_timeout: int | None = None
+    # Resource limits, as Docker's HostConfig means them (0 or "": not set); see limits.py.
+    nano_cpus: int = 0  # --cpus x 10^9
+    cpu_period: int = 0  # µs
+    cpu_quota: int = 0  # µs per period
+    cpu_shares: int = 0
+    cpuset_cpus: str = ""
+    cpuset_mems: str = ""
+    memory: int = 0  # bytes
+    memory_reservation: int = 0  # bytes
+    memory_swap: int = 0  # memory + swap in bytes; -1 unlimited
+    pids_limit: int = 0  # -1 unlimited
+    blkio_weight: int = 0
+    # Confinement, as Docker's flags give it; see security.py.
+    privileged: bool = False
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    security_opt: list[str] = field(default_factory=list)  # seccomp=<profile JSON itself>
+    read_only: bool = False
+    tmpfs: list[str] = field(default_factory=list)  # PATH[:OPTIONS]
+    ulimits: list[str] = field(default_factory=list)  # NAME=SOFT[:HARD]
+    devices: list[str] = field(default_factory=list)  # HOST[:CONTAINER][:PERMISSIONS]
+    # Networking; see engine/network/.
+    network: str = "bridge"  # bridge | none | host | container:<ref> | <network name>
+    connected: list[str] = field(default_factory=list)  # more networks (network connect)
+    ip: str | None = None  # fixed address on the first network
+    network_aliases: list[str] = field(default_factory=list)
+    add_hosts: list[str] = field(default_factory=list)  # HOST:IP
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    publish: list[str] = field(default_factory=list)  # [HOSTIP:][HOSTPORT:]CTRPORT[/PROTO]
+    publish_all: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,6 +78,7 @@ class Container:
     started_at: str | None
     finished_at: str | None
     error: str | None
+    oom_killed: bool = False  # the OOM killer killed one of its processes in its last run
 
     @property
     def short_id(self) -> str:
@@ -78,6 +110,7 @@ class Container:
             started_at=row["started_at"],
             finished_at=row["finished_at"],
             error=row["error"],
+            oom_killed=bool(row["oom_killed"]),
         )
 
 

@@ -10,13 +10,14 @@ import secrets
 import shutil
 import signal
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from engine import cgroups, runtime
 from engine.attach.client import AttachClient
 from engine.containers import bundle as bundles
+from engine.containers import limits, security
 from engine.containers.command import container_args
 from engine.containers.environment import merge_env
 from engine.containers.inspect import container_inspect
@@ -28,14 +29,18 @@ from engine.containers.lifecycle import (
     spawn_monitor,
 )
 from engine.containers.logs import LogEntry, follow_logs, read_logs
-from engine.containers.model import Container, CreateOptions
+from engine.containers.model import Container, CreateOptions, stored_options
 from engine.containers.names import generate_name, validate_name
 from engine.containers.store import ContainerStore
 from engine.containers.user import resolve_user
-from engine.errors import ConflictError, InvalidArgumentError, NotFoundError
+from engine.errors import BerthError, ConflictError, InvalidArgumentError, NotFoundError
 from engine.images import Image, ImageService
+from engine.linux.syscalls import describe
+from engine.network.model import ContainerNetwork
+from engine.network.service import NetworkService
 from engine.paths import EnginePaths
 from engine.process_identity import is_running
+from engine.runtime import resources
 from engine.signals import parse_signal
 from engine.state import Database
 from engine.storage import overlay
@@ -47,9 +52,12 @@ _KILL_GRACE = 10.0  # seconds for the kernel to tear a SIGKILLed container down
 
 
 class ContainerService:
-    def __init__(self, paths: EnginePaths, db: Database, images: ImageService) -> None:
+    def __init__(
+        self, paths: EnginePaths, db: Database, images: ImageService, networks: NetworkService
+    ) -> None:
         self._paths = paths
         self._images = images
+        self._networks = networks
         self._store = ContainerStore(db)
 
     # -- queries -----------------------------------------------------------------
@@ -80,6 +88,8 @@ class ContainerService:
         return await asyncio.to_thread(self._create, options, image)
 
     def _create(self, options: CreateOptions, image: Image) -> Container:
+        options = limits.checked(options)
+        security.check(options)
         if options.workdir and not options.workdir.startswith("/"):
             raise InvalidArgumentError(
                 f'the working directory "{options.workdir}" is invalid: it must be an absolute path'
@@ -148,9 +158,13 @@ class ContainerService:
     async def exec(
         self, ref: str, command: list[str], *, env: Sequence[str] = (), workdir: str | None = None,
         user: str | None = None, tty: bool = False, detach: bool = False,
-        terminal_size: tuple[int, int] | None = None,
+        terminal_size: tuple[int, int] | None = None, privileged: bool = False,
     ) -> AttachClient | None:  # fmt: skip
-        """Start ``command`` in the running container; a client on it unless ``detach``."""
+        """Start ``command`` in the running container; a client on it unless ``detach``.
+
+        ``privileged``: every capability, as ``docker exec --privileged`` gives (the
+        container's seccomp profile still applies).
+        """
         container = await self.get(ref)
         if container.state == "paused":
             raise ConflictError(
@@ -159,7 +173,7 @@ class ContainerService:
         if container.state != "running":
             raise ConflictError(f"container {container.name} is not running")
         process = await asyncio.to_thread(
-            self._exec_process, container, command, env, workdir, user, tty
+            self._exec_process, container, command, env, workdir, user, tty, privileged
         )
         if tty and terminal_size:  # set by the runtime before the process runs
             process["consoleSize"] = {"height": terminal_size[0], "width": terminal_size[1]}
@@ -174,7 +188,7 @@ class ContainerService:
 
     def _exec_process(
         self, container: Container, command: list[str], env: Sequence[str],
-        workdir: str | None, user: str | None, tty: bool,
+        workdir: str | None, user: str | None, tty: bool, privileged: bool,
     ) -> dict:  # fmt: skip
         """The container's own process settings, with exec's overrides."""
         bundle = self._paths.container_dir(container.id)
@@ -189,6 +203,12 @@ class ContainerService:
             found = resolve_user(bundles.container_dirs(bundle)[2], user)
             process["user"] = {"uid": found.uid, "gid": found.gid,
                                "additionalGids": list(found.additional_gids)}  # fmt: skip
+        if user or privileged:  # the capabilities depend on both
+            options = container.options
+            caps = security.capabilities(options, privileged=privileged or options.privileged)
+            process["capabilities"] = security.capability_sets(
+                caps, options.cap_add, process["user"]["uid"]
+            )
         return process
 
     async def attach(self, ref: str) -> tuple[Container, AttachClient]:
@@ -207,21 +227,36 @@ class ContainerService:
     ) -> MonitorHandle:  # fmt: skip
         image = await asyncio.to_thread(self._images.get_by_id, container.image_id)
         bundle = self._paths.container_dir(container.id)
-        await asyncio.to_thread(self._prepare_bundle, bundle, container, image)
-        await asyncio.to_thread(self._store.update, container.id, stop_requested=0)
+        # The network is wired before the runtime runs, and outlives the monitor's restarts.
+        network = await asyncio.to_thread(
+            self._networks.attach, container, image.config.get("config", {}), self._peer_network
+        )
         try:
+            await asyncio.to_thread(self._prepare_bundle, bundle, container, image, network)
+            await asyncio.to_thread(self._store.update, container.id, stop_requested=0)
             return await asyncio.to_thread(
                 spawn_monitor, self._paths, container, wait_for_attach=wait_for_attach,
                 terminal_size=terminal_size,
             )  # fmt: skip
         except BaseException:
             await asyncio.to_thread(overlay.unmount, bundles.container_dirs(bundle)[2])
+            await asyncio.to_thread(self._networks.release, container.id)
             raise
 
-    def _prepare_bundle(self, bundle: Path, container: Container, image: Image) -> None:
+    def _prepare_bundle(
+        self, bundle: Path, container: Container, image: Image, network: ContainerNetwork
+    ) -> None:
         lowers = self._lowers(image)
         links = self._images.short_links(image)
-        bundles.prepare(bundle, container, image, lowers, links, self._paths.links)
+        bundles.prepare(bundle, container, image, lowers, links, self._paths.links, network)
+
+    def _peer_network(self, ref: str) -> tuple[str, Path]:
+        """The network namespace and bundle of running container ``ref`` (container:<ref>)."""
+        peer = self._get_reconciled(ref)
+        pid = self._init_pid(peer)
+        if not pid:
+            raise ConflictError(f"cannot share the network of {peer.name}: it is not running")
+        return f"/proc/{pid}/ns/net", self._paths.container_dir(peer.id)
 
     def _lowers(self, image: Image) -> list[Path]:
         return self._images.layer_paths(image)
@@ -290,6 +325,31 @@ class ContainerService:
 
     def _cgroup(self, container_id: str) -> cgroups.Cgroup:
         return cgroups.get(f"{bundles.CGROUP_PARENT}/{container_id}")
+
+    async def update(self, ref: str, changes: Mapping[str, int | str]) -> list[str]:
+        """Change resource limits (fields in limits.LIMIT_FIELDS), live if it runs.
+
+        Returns a note for each limit this host cannot set (the rest are set).
+        """
+        container = await self.get(ref)
+        options = limits.updated(container.options, changes)
+        notes = []
+        if container.running:
+            notes = await asyncio.to_thread(self._update_live, container, options)
+        stored = stored_options(options, container.args)
+        await asyncio.to_thread(self._store.update, container.id, options=stored)
+        return notes
+
+    def _update_live(self, container: Container, options: CreateOptions) -> list[str]:
+        changed = limits.live_resources(container.options, options)
+        try:
+            return resources.update(container.id, changed, state_root=self._paths.runtime_state)
+        except NotFoundError:  # it stopped meanwhile: the next start applies the options
+            return []
+        except OSError as error:
+            raise BerthError(
+                f"cannot update container {container.name}: {describe(error)}"
+            ) from None
 
     async def rename(self, ref: str, new_name: str) -> Container:
         container = await self.get(ref)
@@ -371,10 +431,11 @@ class ContainerService:
         self._discard(container.id)
 
     def _release(self, container_id: str) -> None:
-        """Remove the runtime's state and cgroup and unmount the rootfs (each if still there)."""
+        """Remove the runtime's state and cgroup, unmount the rootfs, release the network."""
         with contextlib.suppress(NotFoundError):
             runtime.delete(container_id, state_root=self._paths.runtime_state, force=True)
         overlay.unmount(bundles.container_dirs(self._paths.container_dir(container_id))[2])
+        self._networks.release(container_id)
 
     def _discard(self, container_id: str) -> None:
         """Delete the row and the container's directories (upper dir included)."""

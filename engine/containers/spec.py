@@ -80,9 +80,14 @@ def default_rlimits() -> list[dict[str, Any]]:
 
 
 def runtime_config(
-    process: ProcessSpec, *, rootfs: str, cgroups_path: str, extra_mounts: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """A complete OCI config for one container."""
+    process: ProcessSpec, *, rootfs: str, cgroups_path: str, extra_mounts: list[dict[str, Any]],
+    network: dict[str, Any] | None, resources: dict[str, Any] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """A complete OCI config for one container; ``resources``: linux.resources, if any.
+
+    ``network`` is the network namespace's entry (a ``path`` joins one the engine wired);
+    None shares the host's network.
+    """
     return {
         "ociVersion": OCI_VERSION,
         "process": {
@@ -102,9 +107,11 @@ def runtime_config(
         "hostname": process.hostname,
         "mounts": default_mounts() + extra_mounts,
         "linux": {
-            "namespaces": [{"type": kind} for kind in _NAMESPACES],
+            "namespaces": [{"type": kind} for kind in _NAMESPACES if kind != "network"]
+            + ([network] if network else []),
             "cgroupsPath": cgroups_path,
             "maskedPaths": list(MASKED_PATHS),
             "readonlyPaths": list(READONLY_PATHS),
+            "resources": resources or {},
         },
     }

@@ -45,7 +45,12 @@ MNT_DETACH = 0x2
 
 # prctl(2) options
 PR_SET_PDEATHSIG = 1
+PR_SET_KEEPCAPS = 8
+PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_CLEAR_ALL = 4
 
 # pseudo-terminal ioctls (asm-generic numbers: x86_64 and aarch64); termios lacks them
 TIOCGPTN = 0x80045430
@@ -164,6 +169,39 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
 def set_no_new_privs() -> None:
     """Forbid this process and its children from gaining privileges through execve."""
     prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]  # fmt: skip
+
+
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+def capget() -> tuple[int, int, int]:
+    """The calling thread's (effective, permitted, inheritable) capability masks."""
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    _check(_libc.capget(ctypes.byref(header), data), "capget")
+    low, high = data
+    return (low.effective | high.effective << 32, low.permitted | high.permitted << 32,
+            low.inheritable | high.inheritable << 32)  # fmt: skip
+
+
+def capset(effective: int, permitted: int, inheritable: int) -> None:
+    """Set the calling thread's capability sets (bit masks of capability numbers)."""
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    # Version 3 takes two 32-bit words per set: the low capabilities, then the high ones.
+    data = (_CapData * 2)(
+        *(_CapData(effective >> shift & 0xFFFFFFFF, permitted >> shift & 0xFFFFFFFF,
+                   inheritable >> shift & 0xFFFFFFFF) for shift in (0, 32))
+    )  # fmt: skip
+    _check(_libc.capset(ctypes.byref(header), data), "capset")
 
 
 def set_parent_death_signal(sig: int) -> None:

@@ -16,7 +16,9 @@ from engine.monitor.config import MonitorConfig
 from engine.monitor.logfile import JsonLogWriter
 from engine.monitor.restart import RestartPolicy, next_delay
 from engine.monitor.session import ProcessSession
+from engine.paths import EnginePaths
 from engine.process_identity import start_time
+from engine.runtime import resources
 from engine.state import Database
 from engine.storage import overlay
 from engine.timestamps import now
@@ -30,7 +32,8 @@ class Monitor:
         self.config = config
         if config.ready_fd >= 0:  # the container must not hold it open: we signal EOF with it
             os.set_inheritable(config.ready_fd, False)
-        self._store = ContainerStore(Database(Path(config.database)))
+        self._db = Database(Path(config.database))
+        self._store = ContainerStore(self._db)
         self._log = JsonLogWriter(Path(config.log), config.log_max_size, config.log_max_files)
         self._session = ProcessSession(config.socket, self._log.write)
         self._policy = RestartPolicy.parse(config.restart)
@@ -72,12 +75,17 @@ class Monitor:
         self._say_ready({"ok": True})
         self._store.update(
             cfg.container_id, state="running", started_at=now(), finished_at=None,
-            exit_code=None, error=None, monitor_pid=os.getpid(),
+            exit_code=None, error=None, oom_killed=0, monitor_pid=os.getpid(),
             monitor_start=start_time(os.getpid()),
         )  # fmt: skip
         code = self._session.pump()
+        # The counter dies with the cgroup, which the runtime's delete removes.
+        oom_killed = resources.oom_killed(cfg.container_id, state_root=state_root)
         self._release_runtime()
-        self._store.update(cfg.container_id, state="exited", exit_code=code, finished_at=now())
+        self._store.update(
+            cfg.container_id, state="exited", exit_code=code, finished_at=now(),
+            oom_killed=int(oom_killed),
+        )  # fmt: skip
         self._session.announce_exit(code)
         return code
 
@@ -114,11 +122,21 @@ class Monitor:
                 self.config.container_id, state_root=Path(self.config.runtime_root), force=True
             )
 
+    def _release_network(self) -> None:
+        """Give back the namespace, address leases and published ports: it stopped for good."""
+        from engine.network.release import release  # loaded at the end only: a small monitor
+
+        cfg = self.config
+        # The engine's layout: <root>/berth.db and <runroot>/runtime.
+        paths = EnginePaths(Path(cfg.database).parent, Path(cfg.runtime_root).parent)
+        release(paths, self._db, cfg.container_id)
+
     def _end(self) -> None:
-        """Unmount, close the log and the socket, and honour --rm."""
+        """Unmount, release the network, close the log and the socket, and honour --rm."""
         self._log.close()
         self._session.close()
         overlay.unmount(Path(self.config.rootfs))
+        self._release_network()
         if self.config.auto_remove:
             self._store.delete(self.config.container_id)
             shutil.rmtree(self.config.bundle, ignore_errors=True)

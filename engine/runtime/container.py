@@ -20,7 +20,7 @@ from pathlib import Path
 from engine import cgroups
 from engine.errors import BerthError, ConflictError, ContainerStartError
 from engine.linux.syscalls import describe
-from engine.runtime import init, namespaces, spawn, terminal
+from engine.runtime import devicecgroup, init, namespaces, process, resources, spawn, terminal
 from engine.runtime import spec as specs
 from engine.runtime import statedir as states
 from engine.runtime.spec import Spec
@@ -63,6 +63,8 @@ def create(
     try:
         _make_exec_fifo(directory / EXEC_FIFO)
         cgroup.create()
+        resources.apply(cgroup, spec.resources)  # before the init joins it
+        devicecgroup.apply(cgroup, spec.device_rules)
         with (
             terminal.connected(console_socket) as console,
             spawn.parent_pidfd(kill_with_parent) as parent,
@@ -193,12 +195,14 @@ def _spawn_init(
     console: socket.socket | None, parent: int | None,
 ) -> int:  # fmt: skip
     """Fork the init and wait until it is set up; its pid. Raises what it reports."""
+    seccomp = process.syscall_filter(spec.seccomp)
     fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
     try:
         return spawn.spawn(
             lambda: namespaces.fork(spec),
             lambda report_fd: init.main(
-                spec, bundle, cgroup, report_fd, fifo_fd, console=console, parent=parent
+                spec, bundle, cgroup, report_fd, fifo_fd, console=console, parent=parent,
+                seccomp=seccomp,
             ),
             until_ready=True,
         )

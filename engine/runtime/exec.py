@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from engine import cgroups
 from engine.errors import ConflictError, ContainerStartError, InvalidArgumentError
@@ -21,8 +21,11 @@ from engine.linux import syscalls
 from engine.runtime import init, namespaces, spawn, terminal
 from engine.runtime import spec as specs
 from engine.runtime import statedir as states
-from engine.runtime.process import become, die_with_parent, execute, restrict
+from engine.runtime.process import become, die_with_parent, execute, restrict, syscall_filter
 from engine.runtime.spec import Process
+
+if TYPE_CHECKING:
+    from pyseccomp import SyscallFilter
 
 
 def exec_process(
@@ -48,8 +51,11 @@ def exec_process(
     terminal.check(console_socket, wanted)
     saved = states.load(state_root, container_id)
     cgroup = cgroups.get(saved.cgroup_path)
+    # The container's own filter: exec'd processes are confined as its init is.
+    seccomp = syscall_filter(specs.load(Path(saved.bundle), saved.id).seccomp)
     try:
-        pid = _spawn(saved, state_root, cgroup, wanted, console_socket, kill_with_parent)
+        pid = _spawn(saved, state_root, cgroup, wanted, seccomp, console_socket,
+                     kill_with_parent)  # fmt: skip
         if pid_file is not None:
             _write_pid_file(pid_file, pid)
     except OSError as error:
@@ -59,7 +65,7 @@ def exec_process(
 
 def _spawn(
     saved: states.ContainerState, state_root: Path, cgroup: cgroups.Cgroup, wanted: Process,
-    console_socket: Path | None, kill_with_parent: bool,
+    seccomp: SyscallFilter | None, console_socket: Path | None, kill_with_parent: bool,
 ) -> int:  # fmt: skip
     init_fd, flags = _open_running_init(state_root, saved, cgroup)
     try:
@@ -70,7 +76,7 @@ def _spawn(
             return spawn.spawn(
                 lambda: _fork(init_fd, flags),
                 lambda report_fd: _child(
-                    wanted, cgroup, init_fd, flags, console, parent, report_fd
+                    wanted, seccomp, cgroup, init_fd, flags, console, parent, report_fd
                 ),
                 until_ready=False,
             )
@@ -121,8 +127,8 @@ def _fork(init_fd: int, flags: int) -> int:
 
 
 def _child(
-    wanted: Process, cgroup: cgroups.Cgroup, init_fd: int, flags: int,
-    console: socket.socket | None, parent: int | None, report_fd: int,
+    wanted: Process, seccomp: SyscallFilter | None, cgroup: cgroups.Cgroup, init_fd: int,
+    flags: int, console: socket.socket | None, parent: int | None, report_fd: int,
 ) -> NoReturn:  # fmt: skip
     try:
         init.reset_inherited_state()
@@ -134,7 +140,7 @@ def _child(
         executable = become(wanted)
         if parent is not None:
             die_with_parent(parent)
-        restrict(wanted)
+        restrict(wanted, seccomp)
         execute(executable, wanted)
     except BaseException as error:
         spawn.report_failure(report_fd, error)

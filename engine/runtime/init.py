@@ -16,7 +16,7 @@ import os
 import signal
 import socket
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from engine.cgroups import Cgroup
 from engine.errors import ContainerStartError
@@ -24,15 +24,19 @@ from engine.linux import syscalls
 from engine.runtime import namespaces, process, rootfs, spawn, terminal
 from engine.runtime.spec import Spec
 
+if TYPE_CHECKING:
+    from pyseccomp import SyscallFilter
+
 
 def main(
     spec: Spec, bundle: Path, cgroup: Cgroup, report_fd: int, fifo_fd: int, *,
-    console: socket.socket | None, parent: int | None,
+    console: socket.socket | None, parent: int | None, seccomp: SyscallFilter | None = None,
 ) -> NoReturn:  # fmt: skip
     """Set the container up, report, wait for start, exec. Never returns.
 
     ``console``: the connected console socket, when the process has a terminal;
-    ``parent``: a pidfd of the caller, when the init is to die with it.
+    ``parent``: a pidfd of the caller, when the init is to die with it;
+    ``seccomp``: the compiled linux.seccomp (:func:`process.syscall_filter`).
     """
     try:
         try:
@@ -43,7 +47,7 @@ def main(
             spawn.report_failure(report_fd, error)
         spawn.report_ready(report_fd)
         _wait_for_start(fifo_fd)
-        process.restrict(spec.process)
+        process.restrict(spec.process, seccomp)
         process.execute(executable, spec.process)
     except BaseException as error:
         message = spawn.failure(error)

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.cgroups import Limits
 from engine.errors import InvalidArgumentError, UnsupportedError
 from engine.linux import syscalls
+from engine.runtime import capabilities, devicecgroup, resources
 from engine.runtime.mountoptions import PROPAGATION
 
 NAMESPACE_FLAGS = {
@@ -59,6 +61,8 @@ class Process:
     console_size: tuple[int, int] | None = None
     rlimits: tuple[Rlimit, ...] = ()
     no_new_privileges: bool = False
+    #: None keeps the runtime's own capabilities (and setuid's effect on them)
+    capabilities: capabilities.Capabilities | None = None
 
     def environ(self) -> dict[str, str]:
         """env as a mapping; a later duplicate wins, entries without '=' are dropped."""
@@ -114,7 +118,11 @@ class Spec:
     readonly_paths: tuple[str, ...] = ()
     sysctl: dict[str, str] = field(default_factory=dict)
     rootfs_propagation: str | None = None
+    #: linux.seccomp as written; engine.runtime.seccomp checks and compiles it
+    seccomp: dict[str, Any] | None = None
     annotations: dict[str, str] = field(default_factory=dict)
+    resources: Limits = field(default_factory=Limits)  # linux.resources
+    device_rules: tuple[devicecgroup.DeviceRule, ...] = ()  # linux.resources.devices
 
     def namespace(self, kind: str) -> Namespace | None:
         return next((ns for ns in self.namespaces if ns.type == kind), None)
@@ -159,7 +167,12 @@ class _Parser:
             readonly_paths=tuple(_get(linux, "readonlyPaths", list, [])),
             sysctl=_get(linux, "sysctl", dict, {}),
             rootfs_propagation=_propagation(linux),
+            seccomp=_get(linux, "seccomp", dict, None, where="linux.seccomp"),
             annotations=_get(config, "annotations", dict, {}),
+            resources=resources.parse(_get(linux, "resources", dict, {})),
+            device_rules=devicecgroup.parse(
+                _get(_get(linux, "resources", dict, {}), "devices", list, [])
+            ),
         )
         _check_namespaces(spec)
         return spec
@@ -182,7 +195,13 @@ def load_process(process: dict[str, Any]) -> Process:
         console_size=_console_size(process),
         rlimits=tuple(_rlimit(entry) for entry in _get(process, "rlimits", list, [])),
         no_new_privileges=_get(process, "noNewPrivileges", bool, False),
+        capabilities=_capabilities(process),
     )
+
+
+def _capabilities(process: dict[str, Any]) -> capabilities.Capabilities | None:
+    sets = _get(process, "capabilities", dict, None, where="process.capabilities")
+    return None if sets is None else capabilities.parse(sets)
 
 
 _MISSING: Any = object()

@@ -47,4 +47,41 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX containers_by_image ON containers(image_id);
     """,
+    # 2: whether the OOM killer killed a process of the container in its last run.
+    """
+    ALTER TABLE containers ADD COLUMN oom_killed INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 3: networks, a running container's attachments (its address leases) and published ports.
+    """
+    CREATE TABLE networks (
+        id       TEXT PRIMARY KEY,         -- 64 hex digits
+        name     TEXT NOT NULL UNIQUE,
+        subnet   TEXT NOT NULL UNIQUE,     -- CIDR, e.g. 10.89.0.0/24
+        gateway  TEXT NOT NULL,            -- the bridge's own address
+        bridge   TEXT NOT NULL UNIQUE,     -- host interface name
+        internal INTEGER NOT NULL DEFAULT 0,
+        cursor   INTEGER NOT NULL DEFAULT 0,  -- host number last leased: the next goes after it
+        created  TEXT NOT NULL
+    );
+    CREATE TABLE endpoints (
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        network_id   TEXT NOT NULL REFERENCES networks(id),
+        address      TEXT NOT NULL,        -- the lease: unique within the network
+        ifname       TEXT NOT NULL,        -- eth0, eth1... inside the container
+        host_ifname  TEXT NOT NULL,        -- the veth end on the bridge
+        netns        TEXT NOT NULL,        -- the pinned namespace it lives in
+        aliases      TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (container_id, network_id),
+        UNIQUE (network_id, address)
+    );
+    CREATE INDEX endpoints_by_network ON endpoints(network_id);
+    CREATE TABLE ports (
+        container_id   TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        host_ip        TEXT NOT NULL,      -- "" for every host address
+        host_port      INTEGER NOT NULL,
+        container_port INTEGER NOT NULL,
+        protocol       TEXT NOT NULL,      -- tcp | udp
+        UNIQUE (host_port, protocol)
+    );
+    """,
 )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from cli.humanize import duration, size
 from cli.output import render, table
 from engine.errors import InvalidArgumentError
+from engine.humanize import duration, size
 
 
 @pytest.mark.parametrize(

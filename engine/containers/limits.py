@@ -1,0 +1,199 @@
+"""Docker's resource flags on a container: checked as Docker checks them, turned into OCI.
+
+The values live on :class:`CreateOptions` under Docker's HostConfig meanings (0 or ""
+is "not set"); this module checks them, fills Docker's defaults, merges ``update``'s
+changes, and writes config.json's ``linux.resources`` and inspect's HostConfig.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+from engine.cgroups import Limits
+from engine.cgroups.limits import MAX_BLKIO_WEIGHT, MIN_BLKIO_WEIGHT
+from engine.containers.model import CreateOptions
+from engine.errors import ConflictError, InvalidArgumentError
+from engine.runtime import resources
+
+#: the CreateOptions fields that are resource limits: what ``update`` may change
+LIMIT_FIELDS = (
+    "nano_cpus", "cpu_period", "cpu_quota", "cpu_shares", "cpuset_cpus", "cpuset_mems",
+    "memory", "memory_reservation", "memory_swap", "pids_limit", "blkio_weight",
+)  # fmt: skip
+#: Docker's period for --cpus
+DEFAULT_CPU_PERIOD = 100_000
+NANO = 1_000_000_000
+MIN_MEMORY = 6 * 1024 * 1024  # Docker's linuxMinMemory
+_MIN_PERIOD, _MAX_PERIOD, _MIN_QUOTA = 1000, 1_000_000, 1000
+
+# Where the host says which CPUs and memory nodes exist.
+_ONLINE_CPUS = Path("/sys/devices/system/cpu/online")
+_ONLINE_NODES = Path("/sys/devices/system/node/online")
+
+
+def checked(options: CreateOptions) -> CreateOptions:
+    """``options`` with Docker's defaults filled in; InvalidArgumentError as Docker words it."""
+    _check_cpus(options)
+    _check_memory(options)
+    if options.blkio_weight and not (MIN_BLKIO_WEIGHT <= options.blkio_weight <= MAX_BLKIO_WEIGHT):
+        raise InvalidArgumentError("Range of blkio weight is from 10 to 1000")
+    _check_cpuset(options.cpuset_cpus, _ONLINE_CPUS, "CPUs", "cpus")
+    _check_cpuset(options.cpuset_mems, _ONLINE_NODES, "memory nodes", "mems")
+    changes: dict[str, int] = {}
+    if options.memory > 0 and not options.memory_swap:
+        changes["memory_swap"] = 2 * options.memory  # Docker: as much swap as memory
+    if options.pids_limit < 0:
+        changes["pids_limit"] = -1  # any negative value means unlimited
+    return replace(options, **changes)
+
+
+def updated(options: CreateOptions, changes: Mapping[str, Any]) -> CreateOptions:
+    """``options`` with ``update``'s changes (LIMIT_FIELDS only), checked like a create.
+
+    As in Docker, --cpus and --cpu-period/--cpu-quota exclude each other across
+    updates too: the merged options fail the same check a create would.
+    """
+    unknown = set(changes) - set(LIMIT_FIELDS)
+    if unknown:
+        raise InvalidArgumentError(f"update cannot change {', '.join(sorted(unknown))}")
+    memory = changes.get("memory", 0)
+    swap_kept = options.memory_swap > 0 and not changes.get("memory_swap")
+    if memory and swap_kept and memory > options.memory_swap:
+        raise ConflictError(
+            "Memory limit should be smaller than already set memoryswap limit, "
+            "update the memoryswap at the same time"
+        )
+    return checked(replace(options, **changes))
+
+
+def _check_cpus(options: CreateOptions) -> None:
+    if options.nano_cpus:
+        if options.cpu_period:
+            raise InvalidArgumentError(
+                "Conflicting options: Nano CPUs and CPU Period cannot both be set"
+            )
+        if options.cpu_quota:
+            raise InvalidArgumentError(
+                "Conflicting options: Nano CPUs and CPU Quota cannot both be set"
+            )
+        count = len(os.sched_getaffinity(0))
+        if not NANO // 100 <= options.nano_cpus <= count * NANO:
+            raise InvalidArgumentError(
+                f"Range of CPUs is from 0.01 to {count}.00, as there are only {count} CPUs "
+                "available"
+            )
+    if options.cpu_period and not _MIN_PERIOD <= options.cpu_period <= _MAX_PERIOD:
+        raise InvalidArgumentError(
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"
+        )
+    if 0 < options.cpu_quota < _MIN_QUOTA:
+        raise InvalidArgumentError("CPU cfs quota can not be less than 1ms (i.e. 1000)")
+    if options.cpu_shares < 0:
+        raise InvalidArgumentError("invalid CPU shares: they cannot be negative")
+
+
+def _check_memory(options: CreateOptions) -> None:
+    if 0 < options.memory < MIN_MEMORY:
+        raise InvalidArgumentError("Minimum memory limit allowed is 6MB")
+    if 0 < options.memory_reservation < MIN_MEMORY:
+        raise InvalidArgumentError("Minimum memory reservation allowed is 6MB")
+    if options.memory_swap > 0 and not options.memory:
+        raise InvalidArgumentError(
+            "You should always set the Memory limit when using Memoryswap limit, see usage"
+        )
+    if options.memory_swap > 0 and options.memory_swap < options.memory:
+        raise InvalidArgumentError(
+            "Minimum memoryswap limit should be larger than memory limit, see usage"
+        )
+    if options.memory and options.memory_reservation > options.memory:
+        raise InvalidArgumentError(
+            "Minimum memory limit can not be less than memory reservation limit, see usage"
+        )
+
+
+def _check_cpuset(requested: str, online: Path, what: str, flag: str) -> None:
+    if not requested:
+        return
+    wanted = parse_list(requested, f"Invalid value {requested} for cpuset {flag}")
+    try:
+        available_text = online.read_text().strip()
+    except FileNotFoundError:  # a host without NUMA has node 0 alone
+        available_text = "0"
+    if not wanted <= parse_list(available_text, f"cannot read {online}"):
+        raise InvalidArgumentError(
+            f"Requested {what} are not available - requested {requested}, "
+            f"available: {available_text}"
+        )
+
+
+def parse_list(text: str, error: str) -> set[int]:
+    """The numbers of a kernel list ("0-2,5"); InvalidArgumentError(``error``) if malformed."""
+    numbers: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        if not low.isdigit() or (high and not high.isdigit()):
+            raise InvalidArgumentError(error)
+        if high and int(high) < int(low):
+            raise InvalidArgumentError(error)
+        numbers.update(range(int(low), int(high or low) + 1))
+    return numbers
+
+
+def cgroup_limits(options: CreateOptions) -> Limits:
+    """The cgroup settings for ``options``: --cpus becomes a quota per 100 ms period."""
+    period = options.cpu_period or (DEFAULT_CPU_PERIOD if options.nano_cpus else 0)
+    quota = options.cpu_quota or options.nano_cpus * period // NANO
+    return Limits(
+        cpu_shares=options.cpu_shares or None,
+        cpu_quota=quota or None,
+        cpu_period=period or None,
+        cpuset_cpus=options.cpuset_cpus or None,
+        cpuset_mems=options.cpuset_mems or None,
+        memory=options.memory or None,
+        memory_reservation=options.memory_reservation or None,
+        memory_swap=options.memory_swap or None,
+        pids=options.pids_limit or None,
+        blkio_weight=options.blkio_weight or None,
+    )
+
+
+def live_resources(old: CreateOptions, new: CreateOptions) -> dict[str, Any]:
+    """The ``linux.resources`` that take a running container from ``old``'s limits to ``new``'s.
+
+    A limit that was set and no longer is must be lifted (-1), not left in place.
+    """
+    before, after = cgroup_limits(old), cgroup_limits(new)
+    lifted = {
+        item.name: -1
+        for item in fields(Limits)
+        if getattr(after, item.name) is None
+        and getattr(before, item.name) is not None
+        and item.name in ("cpu_quota", "memory", "memory_swap", "pids")
+    }
+    return resources.to_oci(replace(after, **lifted))
+
+
+def oci_resources(options: CreateOptions) -> dict[str, Any]:
+    """config.json's ``linux.resources`` for ``options``."""
+    return resources.to_oci(cgroup_limits(options))
+
+
+def host_config(options: CreateOptions) -> dict[str, Any]:
+    """The limits as Docker's inspect names them in HostConfig."""
+    return {
+        "NanoCpus": options.nano_cpus,
+        "CpuPeriod": options.cpu_period,
+        "CpuQuota": options.cpu_quota,
+        "CpuShares": options.cpu_shares,
+        "CpusetCpus": options.cpuset_cpus,
+        "CpusetMems": options.cpuset_mems,
+        "Memory": options.memory,
+        "MemoryReservation": options.memory_reservation,
+        "MemorySwap": options.memory_swap,
+        "PidsLimit": options.pids_limit or None,
+        "BlkioWeight": options.blkio_weight,
+    }

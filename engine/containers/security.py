@@ -1,0 +1,322 @@
+"""What a container may do: capabilities, seccomp, devices, read-only paths, rlimits.
+
+Docker's defaults, and its flags' meanings (--cap-add/--cap-drop, --privileged,
+--security-opt, --read-only, --tmpfs, --ulimit, --device), turned into the OCI config
+the runtime enforces. :func:`secure` is applied to the config :mod:`engine.containers.spec`
+writes; nothing here touches the kernel, except reading the host's /dev for devices.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import stat
+from dataclasses import dataclass
+from importlib import resources as package_files
+from typing import Any
+
+from engine.containers.model import CreateOptions
+from engine.errors import InvalidArgumentError, UnsupportedError
+from engine.runtime.capabilities import NAMES as ALL_CAPABILITIES
+
+#: Docker's default capabilities (CapEff 00000000a80425fb)
+DEFAULT_CAPABILITIES = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+)  # fmt: skip
+DEFAULT_SECCOMP_PROFILE = "seccomp_default.json"
+
+# Device nodes every container may use (runc's defaults): the OCI default nodes, the
+# console and ptys; "m" on everything, so mknod works and the rules decide its use.
+_ALLOWED_DEVICES = (
+    ("c", None, None, "m"), ("b", None, None, "m"),
+    ("c", 1, 3, "rwm"), ("c", 1, 5, "rwm"), ("c", 1, 7, "rwm"), ("c", 1, 8, "rwm"),
+    ("c", 1, 9, "rwm"), ("c", 5, 0, "rwm"), ("c", 5, 1, "rwm"), ("c", 5, 2, "rwm"),
+    ("c", 136, None, "rwm"),
+)  # fmt: skip
+# Docker's HostDevices skips these under /dev: the container has its own (/dev/ptmx
+# is its devpts's, through a link).
+_NOT_HOST_DEVICES = (
+    "/dev/pts", "/dev/shm", "/dev/mqueue", "/dev/fd", "/dev/console", "/dev/ptmx",
+)
+_TMPFS_DEFAULTS = ["nosuid", "nodev", "noexec"]
+# Docker's --ulimit names; "as" is RLIMIT_AS.
+_ULIMITS = ("core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile",
+            "nproc", "rss", "rtprio", "rttime", "sigpending", "stack", "as")  # fmt: skip
+# platform.machine() -> the arch names Docker's profiles use in includes/excludes
+_DOCKER_ARCHES = {"x86_64": "amd64", "aarch64": "arm64", "s390x": "s390x", "riscv64": "riscv64"}
+_SECCOMP_ARCHES = {"x86_64": "SCMP_ARCH_X86_64", "aarch64": "SCMP_ARCH_AARCH64",
+                   "s390x": "SCMP_ARCH_S390X", "riscv64": "SCMP_ARCH_RISCV64"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SecurityOptions:
+    """--security-opt, read: no_new_privileges, and the seccomp profile (None: unconfined)."""
+
+    no_new_privileges: bool = False
+    seccomp: dict[str, Any] | None = None
+
+
+def secure(config: dict[str, Any], options: CreateOptions, uid: int) -> None:
+    """Add the container's confinement to ``config``, an OCI config for ``options``."""
+    process, linux = config["process"], config["linux"]
+    caps = capabilities(options, privileged=options.privileged)
+    process["capabilities"] = capability_sets(caps, options.cap_add, uid)
+    security = parse_security_options(options.security_opt)
+    process["noNewPrivileges"] = security.no_new_privileges
+    process["rlimits"] = merge_ulimits(process.get("rlimits", []), options.ulimits)
+    config["root"]["readonly"] = options.read_only
+    config["mounts"] += [tmpfs_mount(entry) for entry in options.tmpfs]
+    devices = [device_node(entry) for entry in options.devices]
+    rules = [_rule(False, "a", None, None, "rwm")]
+    if options.privileged:
+        _unconfine(config)
+        devices = host_devices() + devices
+        rules = [_rule(True, "a", None, None, "rwm")]
+    else:
+        rules += [_rule(True, *allowed) for allowed in _ALLOWED_DEVICES]
+        if security.seccomp is not None:
+            linux["seccomp"] = oci_seccomp(security.seccomp, caps)
+    rules += [_rule(True, node["type"], node["major"], node["minor"], access)
+              for node, access in devices if access]  # fmt: skip
+    linux["devices"] = [node for node, _ in devices]
+    linux.setdefault("resources", {})["devices"] = rules
+
+
+def check(options: CreateOptions) -> None:
+    """Refuse bad confinement options at create, before anything is made."""
+    capabilities(options, privileged=options.privileged)
+    parse_security_options(options.security_opt)
+    merge_ulimits([], options.ulimits)
+    for entry in options.tmpfs:
+        tmpfs_mount(entry)
+    for entry in options.devices:
+        device_node(entry)
+
+
+def capabilities(options: CreateOptions, *, privileged: bool) -> list[str]:
+    """The container's capabilities: Docker's defaults, --cap-drop, then --cap-add."""
+    adds = [normalized(name) for name in options.cap_add]
+    drops = [normalized(name) for name in options.cap_drop]
+    if privileged or "ALL" in adds:
+        return [name for name in ALL_CAPABILITIES if privileged or name not in drops]
+    if "ALL" in drops:
+        return list(dict.fromkeys(adds))
+    kept = [name for name in DEFAULT_CAPABILITIES if name not in drops]
+    return list(dict.fromkeys(kept + adds))
+
+
+def capability_sets(caps: list[str], added: list[str], uid: int) -> dict[str, list[str]]:
+    """process.capabilities: root gets ``caps`` in every set but ambient; another user
+    gets them as its bounding set, and only the ones it was explicitly given (--cap-add)
+    as ambient capabilities that survive its execve (podman's rule)."""
+    if uid == 0:
+        return {"bounding": caps, "effective": caps, "permitted": caps, "inheritable": caps,
+                "ambient": []}  # fmt: skip
+    names = [normalized(name) for name in added]
+    given = caps if "ALL" in names else [name for name in caps if name in names]
+    return {"bounding": caps, "effective": given, "permitted": given, "inheritable": given,
+            "ambient": given}  # fmt: skip
+
+
+def normalized(name: str) -> str:
+    """A capability as the OCI config names it ("net_admin" -> "CAP_NET_ADMIN"), or "ALL"."""
+    upper = name.strip().upper()
+    if upper == "ALL":
+        return upper
+    full = upper if upper.startswith("CAP_") else f"CAP_{upper}"
+    if full not in ALL_CAPABILITIES:
+        raise InvalidArgumentError(f'unknown capability: "{name}"')
+    return full
+
+
+def parse_security_options(entries: list[str]) -> SecurityOptions:
+    """--security-opt values; a seccomp=PROFILE entry holds the profile's JSON itself."""
+    no_new_privileges, profile = False, default_seccomp_profile()
+    for entry in entries:
+        key, value = _key_value(entry)
+        if key == "no-new-privileges":
+            no_new_privileges = _flag(value, entry)
+        elif key == "seccomp":
+            profile = None if value == "unconfined" else _profile(value)
+        else:
+            raise UnsupportedError(f'--security-opt "{entry}" is not supported '
+                                   "(berth takes no-new-privileges and seccomp=...)")  # fmt: skip
+    return SecurityOptions(no_new_privileges, profile)
+
+
+def _key_value(entry: str) -> tuple[str, str]:
+    """Docker takes both KEY=VALUE and KEY:VALUE; the first of the two separates."""
+    cuts = [index for index in (entry.find("="), entry.find(":")) if index >= 0]
+    if not cuts:
+        return entry, ""
+    return entry[: min(cuts)], entry[min(cuts) + 1 :]
+
+
+def _flag(value: str, entry: str) -> bool:
+    if value.lower() in ("true", "1", "yes", ""):
+        return True
+    if value.lower() in ("false", "0", "no"):
+        return False
+    raise InvalidArgumentError(f'--security-opt "{entry}": expected true or false')
+
+
+def _profile(text: str) -> dict[str, Any]:
+    try:
+        profile = json.loads(text)
+    except ValueError as error:
+        raise InvalidArgumentError(f"the seccomp profile is not valid JSON: {error}") from None
+    if not isinstance(profile, dict):
+        raise InvalidArgumentError("the seccomp profile must be a JSON object")
+    return profile
+
+
+def default_seccomp_profile() -> dict[str, Any]:
+    """Docker's default profile (shipped with berth, in Docker's format)."""
+    text = package_files.files("engine.containers").joinpath(DEFAULT_SECCOMP_PROFILE).read_text()
+    return json.loads(text)
+
+
+def oci_seccomp(profile: dict[str, Any], caps: list[str]) -> dict[str, Any]:
+    """A Docker-format profile as linux.seccomp, for this host and these capabilities.
+
+    As Docker does: architectures from archMap for the host's, and only the rules whose
+    includes (capabilities, architectures, minimum kernel) and excludes fit.
+    """
+    machine = platform.machine()
+    architectures = profile.get("architectures") or []
+    for entry in profile.get("archMap") or []:
+        if entry.get("architecture") == _SECCOMP_ARCHES.get(machine):
+            architectures = [entry["architecture"], *(entry.get("subArchitectures") or [])]
+    rules = []
+    for rule in profile.get("syscalls") or []:
+        if _applies(rule, set(caps), _DOCKER_ARCHES.get(machine, machine)):
+            names = rule.get("names") or ([rule["name"]] if rule.get("name") else [])
+            kept = {key: rule[key] for key in ("action", "errnoRet", "args") if key in rule}
+            rules.append({"names": names, **kept})
+    config = {"defaultAction": profile.get("defaultAction"), "architectures": architectures,
+              "syscalls": rules}  # fmt: skip
+    if "defaultErrnoRet" in profile:
+        config["defaultErrnoRet"] = profile["defaultErrnoRet"]
+    return config
+
+
+def _applies(rule: dict[str, Any], caps: set[str], arch: str) -> bool:
+    includes, excludes = rule.get("includes") or {}, rule.get("excludes") or {}
+    if not set(includes.get("caps") or []) <= caps:
+        return False
+    if includes.get("arches") and arch not in includes["arches"]:
+        return False
+    if includes.get("minKernel") and _kernel() < _version(includes["minKernel"]):
+        return False
+    if set(excludes.get("caps") or []) & caps:
+        return False
+    return arch not in (excludes.get("arches") or [])
+
+
+def _kernel() -> tuple[int, ...]:
+    return _version(platform.release())
+
+
+def _version(text: str) -> tuple[int, ...]:
+    numbers = []
+    for part in text.split("-")[0].split(".")[:2]:
+        digits = "".join(ch for ch in part if ch.isdigit())
+        numbers.append(int(digits or 0))
+    return tuple(numbers)
+
+
+def _unconfine(config: dict[str, Any]) -> None:
+    """--privileged: no masked or read-only paths, and /sys (and its cgroups) writable."""
+    linux = config["linux"]
+    linux["maskedPaths"], linux["readonlyPaths"] = [], []
+    for mount in config["mounts"]:
+        if mount["destination"] in ("/sys", "/sys/fs/cgroup"):
+            mount["options"] = [option for option in mount["options"] if option != "ro"]
+
+
+def merge_ulimits(rlimits: list[dict[str, Any]], ulimits: list[str]) -> list[dict[str, Any]]:
+    """The default rlimits with --ulimit NAME=SOFT[:HARD] entries replacing their kind."""
+    merged = {entry["type"]: entry for entry in rlimits}
+    for entry in ulimits:
+        name, _, limits = entry.partition("=")
+        soft, _, hard = limits.partition(":")
+        kind = f"RLIMIT_{name.upper()}"
+        try:
+            values = int(soft), int(hard or soft)
+        except ValueError:
+            values = (-1, -1)
+        if name not in _ULIMITS or not hasattr(resource, kind) or min(values) < 0:
+            raise InvalidArgumentError(f'invalid --ulimit "{entry}" (NAME=SOFT[:HARD])')
+        if values[0] > values[1]:
+            raise InvalidArgumentError(f'--ulimit "{entry}": soft limit exceeds the hard one')
+        merged[kind] = {"type": kind, "soft": values[0], "hard": values[1]}
+    return list(merged.values())
+
+
+def tmpfs_mount(entry: str) -> dict[str, Any]:
+    """--tmpfs PATH[:OPTIONS]: a tmpfs, nosuid, nodev and noexec unless OPTIONS say otherwise."""
+    destination, _, options = entry.partition(":")
+    if not destination.startswith("/"):
+        raise InvalidArgumentError(f'--tmpfs "{entry}": the path must be absolute')
+    extra = [option for option in options.split(",") if option]
+    return {"destination": destination, "type": "tmpfs", "source": "tmpfs",
+            "options": _TMPFS_DEFAULTS + extra}  # fmt: skip
+
+
+def device_node(entry: str) -> tuple[dict[str, Any], str]:
+    """--device HOST[:CONTAINER][:PERMISSIONS]: the linux.devices node and its access."""
+    parts = entry.split(":")
+    host = parts[0]
+    access = parts[-1] if len(parts) > 1 and set(parts[-1]) <= set("rwm") else "rwm"
+    inside = parts[1] if len(parts) > 1 and parts[1].startswith("/") else host
+    try:
+        info = os.stat(host)
+    except OSError as error:
+        raise InvalidArgumentError(f'--device "{entry}": {error.strerror}') from None
+    if not (stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)):
+        raise InvalidArgumentError(f'--device "{entry}": {host} is not a device node')
+    return _node(inside, info), access
+
+
+def host_devices() -> list[tuple[dict[str, Any], str]]:
+    """Every device node of the host's /dev, for --privileged."""
+    found = []
+    for directory, subdirectories, files in os.walk("/dev"):
+        subdirectories[:] = [name for name in subdirectories
+                             if f"{directory}/{name}" not in _NOT_HOST_DEVICES]  # fmt: skip
+        for name in files:
+            path = f"{directory}/{name}"
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue
+            if path not in _NOT_HOST_DEVICES and (stat.S_ISCHR(info.st_mode)
+                                                   or stat.S_ISBLK(info.st_mode)):  # fmt: skip
+                found.append((_node(path, info), ""))
+    return found
+
+
+def _node(path: str, info: os.stat_result) -> dict[str, Any]:
+    return {
+        "path": path,
+        "type": "c" if stat.S_ISCHR(info.st_mode) else "b",
+        "major": os.major(info.st_rdev),
+        "minor": os.minor(info.st_rdev),
+        "fileMode": stat.S_IMODE(info.st_mode),
+        "uid": info.st_uid,
+        "gid": info.st_gid,
+    }
+
+
+def _rule(allow: bool, kind: str, major: int | None, minor: int | None,
+          access: str) -> dict[str, Any]:  # fmt: skip
+    rule: dict[str, Any] = {"allow": allow, "type": kind, "access": access}
+    if major is not None:
+        rule["major"] = major
+    if minor is not None:
+        rule["minor"] = minor
+    return rule

@@ -1,0 +1,43 @@
+"""Live resource usage of containers: Docker's ``stats`` figures, sampled once per tick."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+from engine.containers.service import ContainerService
+from engine.stats.reading import ContainerStats
+from engine.stats.sampler import Sampler, Selection, Tick
+
+__all__ = ["ContainerStats", "StatsService", "Tick"]
+
+
+class StatsService:
+    def __init__(self, containers: ContainerService, runtime_state: Path) -> None:
+        self._containers = containers
+        self._runtime_state = runtime_state
+        self._samplers: dict[float, Sampler] = {}
+
+    async def stream(
+        self, refs: Sequence[str] = (), *, all: bool = False, interval: float = 1.0
+    ) -> AsyncIterator[Tick]:
+        """A list of ContainerStats per tick, every ``interval`` seconds, until closed.
+
+        ``refs``: these containers, in this order (NotFoundError at once if one does not
+        exist); none: every running container (with ``all``, every container), listed
+        anew each tick. The first tick's cpu_percent is None (a rate needs two readings).
+        Listeners with the same interval share one sampler, so a container is read once
+        per tick however many listen. Close the iterator (``contextlib.aclosing``) when
+        done; the sampler stops with its last listener.
+        """
+        ids = tuple([(await self._containers.get(ref)).id for ref in refs])
+        sampler = self._samplers.get(interval)
+        if sampler is None:
+            containers = functools.partial(self._containers.list, all=True)
+            sampler = Sampler(containers, self._runtime_state, interval)
+            self._samplers[interval] = sampler
+        async with contextlib.aclosing(sampler.listen(Selection(ids, all))) as ticks:
+            async for tick in ticks:
+                yield tick

@@ -1,0 +1,91 @@
+"""``berth stats`` and the engine's shared sampler, checked against the kernel's own files."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+from engine.cgroups import Layout
+from engine.stats.sampler import Reader
+from tests.limits.kernel import LAYOUT, keyed, on_both, read, run_detached, wait_for
+
+MIB = 1024 * 1024
+_UNITS = {"B": 1, "KiB": 1024, "MiB": MIB, "GiB": 1024 * MIB}
+COLUMNS = ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O",
+           "PIDS"]  # fmt: skip
+
+
+def _bytes(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(\w+)", text).groups()
+    return float(number) * _UNITS[unit]
+
+
+def _kernel_memory(container_id: str) -> int:
+    """Docker's figure from the kernel's files: usage less the inactive file cache."""
+    if LAYOUT is Layout.UNIFIED:
+        usage = int(read(container_id, "", "memory.current"))
+        return usage - keyed(read(container_id, "", "memory.stat"))["inactive_file"]
+    usage = int(read(container_id, "memory/memory.usage_in_bytes", ""))
+    stat = keyed(read(container_id, "memory/memory.stat", ""))
+    return usage - stat["total_inactive_file"]
+
+
+@on_both
+def test_stats_no_stream_agrees_with_the_kernel(berth):
+    # 20 MB held in a shell variable, then idle: a steady figure to compare. (A last
+    # command keeps the shell: sh -c would exec the sleep and drop the variable.)
+    hold = 'x=$(head -c 20000000 /dev/zero | tr "\\0" x); sleep 300; echo ${#x}'
+    container_id = run_detached(berth, "--name", "holder", "-m", "64m", "busybox", "sh", "-c", hold)
+    wait_for(lambda: _kernel_memory(container_id) > 20_000_000)
+    columns = "{{.Name}}|{{.MemUsage}}|{{.MemPerc}}|{{.PIDs}}|{{.CPUPerc}}"
+    result = berth("stats", "--no-stream", "--format", columns, "holder")
+    kernel = _kernel_memory(container_id)
+    name, memory, percent, pids, cpu = result.stdout.strip().split("|")
+    used, limit = memory.split(" / ")
+    assert (name, limit) == ("holder", "64MiB")
+    assert abs(_bytes(used) - kernel) < 0.02 * kernel, (used, kernel)
+    assert abs(float(percent.rstrip("%")) - 100 * kernel / (64 * MIB)) < 2
+    assert pids == read(container_id, "pids/pids.current", "pids.current")
+    assert float(cpu.rstrip("%")) < 5  # asleep
+
+
+def test_stats_table_shows_dockers_columns_and_all_shows_stopped_ones(berth):
+    run_detached(berth, "--name", "up", "busybox", "sleep", "300")
+    berth("create", "--name", "down", "busybox", "true")
+    running = berth("stats", "--no-stream").stdout.splitlines()
+    assert re.split(r"\s{3,}", running[0]) == COLUMNS
+    assert [line.split()[1] for line in running[1:]] == ["up"]
+    every = berth("stats", "--no-stream", "-a", "--no-trunc").stdout.splitlines()
+    down = next(line.split() for line in every if " down " in line)
+    assert len(down[0]) == 64
+    assert down[2:] == ["0.00%", "0B", "/", "0B", "0.00%", "0B", "/", "0B", "0B", "/", "0B", "0"]
+
+
+async def test_listeners_share_one_reading_per_tick(engine, berth, monkeypatch):
+    for name in ("one", "two"):
+        run_detached(berth, "--name", name, "busybox", "sleep", "300")
+    reads: list[list[str]] = []
+    original = Reader.read
+
+    def counting(self, containers):
+        reads.append(sorted(container.name for container in containers))
+        return original(self, containers)
+
+    monkeypatch.setattr(Reader, "read", counting)
+    every = engine.stats.stream(interval=0.2)
+    only_one = engine.stats.stream(["one"], interval=0.2)
+    async with contextlib.aclosing(every), contextlib.aclosing(only_one):
+        first = await anext(every)
+        assert [stats.cpu_percent for stats in first] == [None, None]
+        await anext(only_one)
+        before = len(reads)
+        for _ in range(3):
+            both = await anext(every)
+            mine = await anext(only_one)
+        ticks = len(reads) - before
+    assert sorted(stats.name for stats in both) == ["one", "two"]
+    assert [stats.name for stats in mine] == ["one"]
+    assert all(stats.cpu_percent is not None for stats in both + mine)
+    # Two listeners, three ticks each: three or four readings, not six or more.
+    assert ticks <= 4, reads
+    assert all(names == ["one", "two"] for names in reads)

@@ -1,0 +1,125 @@
+"""The home view: every container, as ``docker ps -a`` lists them, live."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Awaitable
+
+from textual.binding import Binding
+
+from engine.api import Engine
+from engine.containers.model import Container
+from tui.rows import CONTAINER_COLUMNS, Row, container_row
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.inspect import InspectScreen
+from tui.widgets.engine_table import EngineTable
+from tui.workers import run_engine_task
+
+_KILL_SETTLE_SECONDS = 2.0
+
+
+class ContainersView(EngineTable):
+    """Containers, newest first; remove, kill and inspect the one under the cursor."""
+
+    COLUMNS = CONTAINER_COLUMNS
+    EMPTY_TEXT = "No containers yet — try: berth run -d --name web busybox sleep 600"
+    BINDINGS = [
+        Binding("a", "toggle_all", "All/running", id="containers.toggle-all"),
+        Binding("d", "remove", "Remove", id="containers.remove"),
+        Binding("k", "kill", "Kill", id="containers.kill"),
+        Binding("i", "inspect", "Inspect", id="containers.inspect"),
+        Binding("r", "reload", "Refresh", id="containers.refresh"),
+    ]
+
+    def __init__(self, engine: Engine, *, id: str = "containers") -> None:
+        super().__init__(engine, id=id)
+        self.show_all = True  # Docker's `ps` lists running ones; a UI wants to see all
+        self._containers: dict[str, Container] = {}
+
+    async def fetch(self) -> list[Row]:
+        containers = await self.engine.containers.list(all=self.show_all)
+        self._containers = {container.id: container for container in containers}
+        now = time.time()
+        return [container_row(container, now) for container in containers]
+
+    def caption(self) -> str:
+        kind = "All containers" if self.show_all else "Running containers"
+        return f"{kind} · {len(self._containers)}"
+
+    @property
+    def selected(self) -> Container | None:
+        key = self.selected_key
+        return None if key is None else self._containers.get(key)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # None shows the key greyed out in the footer: there is nothing for it to act on.
+        container = self.selected
+        if action in ("remove", "inspect"):
+            return True if container else None
+        if action == "kill":
+            return True if container and container.running else None
+        return True
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def action_toggle_all(self) -> None:
+        self.show_all = not self.show_all
+        self.reload()
+
+    def action_remove(self) -> None:
+        container = self.selected
+        if container is None:
+            return
+        question = (
+            f"{container.name} is running. Kill it and remove it?"
+            if container.running
+            else f"Remove container {container.name}?"
+        )
+
+        def removal_confirmed(confirmed: bool | None) -> None:
+            if confirmed:
+                self._run(self._remove(container), f"Removing {container.name}")
+
+        self.app.push_screen(ConfirmScreen(question, "Remove"), removal_confirmed)
+
+    async def _remove(self, container: Container) -> None:
+        try:
+            # A running container was confirmed as "kill and remove", as `rm -f` does.
+            await self.engine.containers.remove(container.id, force=container.running)
+            self.notify(f"Removed {container.name}", markup=False)
+        finally:
+            self.reload()  # also when it failed: the row may be stale (removed elsewhere)
+
+    def action_kill(self) -> None:
+        container = self.selected
+        if container is not None:
+            self._run(self._kill(container), f"Killing {container.name}")
+
+    async def _kill(self, container: Container) -> None:
+        try:
+            await self.engine.containers.kill(container.id, int(signal.SIGKILL))
+            # The signal is sent, the exit not yet recorded: wait a moment so the row reads
+            # "Exited (137)" now, not at the next poll. A paused container (its process is
+            # frozen) or one with a restart policy may not stop, hence the bound.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_KILL_SETTLE_SECONDS):
+                    await self.engine.containers.wait(container.id)
+            self.notify(f"Killed {container.name}", markup=False)
+        finally:
+            self.reload()
+
+    def action_inspect(self) -> None:
+        container = self.selected
+        if container is not None:
+            self._run(self._inspect(container), f"Inspecting {container.name}")
+
+    async def _inspect(self, container: Container) -> None:
+        document = await self.engine.containers.inspect(container.id)
+        self.app.push_screen(InspectScreen(f"Container {container.name}", document))
+
+    def _run(self, work: Awaitable[None], description: str) -> None:
+        run_engine_task(self, work, group="containers", description=description)
