@@ -40,7 +40,12 @@ _ALLOWED_DEVICES = (
 # Docker's HostDevices skips these under /dev: the container has its own (/dev/ptmx
 # is its devpts's, through a link).
 _NOT_HOST_DEVICES = (
-    "/dev/pts", "/dev/shm", "/dev/mqueue", "/dev/fd", "/dev/console", "/dev/ptmx",
+    "/dev/pts",
+    "/dev/shm",
+    "/dev/mqueue",
+    "/dev/fd",
+    "/dev/console",
+    "/dev/ptmx",
 )
 _TMPFS_DEFAULTS = ["nosuid", "nodev", "noexec"]
 # Docker's --ulimit names; "as" is RLIMIT_AS.

@@ -201,7 +201,13 @@ def _spawn_init(
         return spawn.spawn(
             lambda: namespaces.fork(spec),
             lambda report_fd: init.main(
-                spec, bundle, cgroup, report_fd, fifo_fd, console=console, parent=parent,
+                spec,
+                bundle,
+                cgroup,
+                report_fd,
+                fifo_fd,
+                console=console,
+                parent=parent,
                 seccomp=seccomp,
             ),
             until_ready=True,

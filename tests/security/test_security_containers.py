@@ -14,7 +14,7 @@ DEFAULT_CAPS = "00000000a80425fb"
 PROBES = (
     "mkdir -p /mnt; mount -t tmpfs none /mnt && echo mount=ok; "
     "echo probe > /proc/sys/kernel/hostname && echo sysctl=ok; "
-    "[ -n \"$(head -c 16 /proc/timer_list)\" ] && echo masked-read=ok; "
+    '[ -n "$(head -c 16 /proc/timer_list)" ] && echo masked-read=ok; '
     "unshare -n true && echo unshare=ok; "
     "nsenter -t 1 -n true && echo setns=ok; true"
 )
@@ -158,8 +158,10 @@ def test_device_flag(berth):
     assert "written" in result.stdout, result.stderr
 
 
-@pytest.mark.skipif(not Path("/sys/fs/cgroup/devices").is_dir(),
-                    reason="needs the cgroup v1 devices controller (v2 needs eBPF: not done)")
+@pytest.mark.skipif(
+    not Path("/sys/fs/cgroup/devices").is_dir(),
+    reason="needs the cgroup v1 devices controller (v2 needs eBPF: not done)",
+)
 def test_devices_outside_the_defaults_cannot_be_opened(berth):
     # CAP_MKNOD is a default capability: making the node works, using it must not.
     result = berth("run", "--rm", "busybox", "sh", "-c",
