@@ -34,7 +34,8 @@ def main() -> int:
         try:
             started = time.perf_counter()
             for _ in range(args.containers):
-                result = subprocess.run([*berth, "run", "-d", "busybox", "sleep", "600"],
+                result = subprocess.run([*berth, "run", "-d", "--network", "none", "busybox",
+                                         "sleep", "600"],
                                         check=True, capture_output=True, text=True)  # fmt: skip
                 ids.append(result.stdout.strip())
             elapsed = time.perf_counter() - started

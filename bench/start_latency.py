@@ -18,9 +18,9 @@ Nothing here installs anything: `apt-get install crun runc podman` first.
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -29,6 +29,9 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from engine.api import Engine
+from engine.paths import EnginePaths
 
 BIN = Path(sys.executable).parent
 BERTH = str(BIN / "berth")
@@ -50,12 +53,9 @@ def main() -> int:
 def _compile_berth() -> None:
     """Byte-compile berth as `pip install .` does: an editable checkout run with
     PYTHONDONTWRITEBYTECODE would otherwise compile every module on every start."""
-    import compileall
-
-    import engine
-
-    compileall.compile_dir(Path(engine.__file__).parent.parent, quiet=2, workers=2,
-                           rx=re.compile(r"/(\.venv|tests|bench|\.git)/"))  # fmt: skip
+    checkout = Path(__file__).resolve().parent.parent
+    for package in ("engine", "cli"):
+        compileall.compile_dir(checkout / package, quiet=2, workers=2)
 
 
 def _rerun_in_private_namespace() -> int:
@@ -78,7 +78,9 @@ def _bench(scratch: Path, runs: int) -> int:
     bundle = _oci_bundle(scratch / "bundle", layer / "diff")
 
     engines: dict[str, Callable[[int], list[str]]] = {
-        "berth run --rm": lambda i: [*berth, "run", "--rm", "busybox", "true"],
+        # --network none, like the OCI runtimes' bundle and podman below: a fresh netns, lo only.
+        "berth run --rm": lambda i: [*berth, "run", "--rm", "--network", "none", "busybox", "true"],
+        "berth run --rm (bridge)": lambda i: [*berth, "run", "--rm", "busybox", "true"],
         "berth-runtime run": lambda i: [str(BIN / "berth-runtime"), "--root", str(scratch / "br"),
                                         "run", "--bundle", str(bundle), f"bench-br-{i}"],
     }  # fmt: skip
@@ -95,7 +97,10 @@ def _bench(scratch: Path, runs: int) -> int:
         engines["podman run --rm"] = podman
     skipped["docker run --rm"] = _docker_reason()
 
-    times = _measure(engines, runs)
+    try:
+        times = _measure(engines, runs)
+    finally:
+        Engine(EnginePaths(root, runroot)).networks.remove_all()  # host bridge and rules
     _print_table(times, skipped, runs)
     return 0
 

@@ -49,6 +49,7 @@ def main() -> int:
                 print(f"{size:>10}{cpu * 1e3:>13.2f}{cpu / size * 1e6:>14.0f}{wall * 1e3:>14.2f}")
         finally:
             subprocess.run([*berth, "rm", "-f", *ids], capture_output=True, check=False)
+            Engine(paths).networks.remove_all()  # the bridge and rules live on the host
     # podman and docker sample inside their own processes: no per-tick CPU time to set
     # beside this one, so no ratio is printed.
     print("\n(no reference engine compared: podman/docker expose no per-tick cost)")

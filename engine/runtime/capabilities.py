@@ -94,8 +94,11 @@ def apply(wanted: Capabilities) -> None:
     syscalls.capset(wanted.effective & held, wanted.permitted & held,
                     wanted.inheritable & held)  # fmt: skip
     syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_CLEAR_ALL)
+    # The kernel raises an ambient capability only if it is permitted and inheritable;
+    # configs that ask otherwise (runc's own `runc spec`) get it left out, as runc does.
+    raisable = wanted.ambient & held & wanted.permitted & wanted.inheritable
     for number in range(last_capability() + 1):
-        if wanted.ambient & held & 1 << number:
+        if raisable & 1 << number:
             syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_RAISE, number)
 
 

@@ -37,6 +37,14 @@ class DeviceRule:
         return f"{self.type} {number(self.major)}:{number(self.minor)} {self.access}"
 
 
+# null, zero, full, random, urandom, tty, console, ptmx and the pts slaves.
+DEFAULT_ALLOWED = tuple(
+    DeviceRule(True, "c", major, minor)
+    for major, minor in ((1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2),
+                         (136, None))
+)  # fmt: skip
+
+
 def parse(entries: list[Any]) -> tuple[DeviceRule, ...]:
     """The rules of linux.resources.devices; InvalidArgumentError names a bad one."""
     return tuple(_rule(entry) for entry in entries)
@@ -54,9 +62,14 @@ def _rule(entry: Any) -> DeviceRule:
 
 
 def apply(cgroup: cgroups.Cgroup, rules: tuple[DeviceRule, ...]) -> None:
-    """Write the rules into the cgroup's devices controller, before the init joins it."""
+    """Write the rules into the cgroup's devices controller, before the init joins it.
+
+    The default devices the runtime itself creates (and /dev/pts) stay usable whatever
+    the config denies, as runc appends them: a bundle from `runc spec` denies all.
+    """
     if not rules:
         return
+    rules = (*rules, *DEFAULT_ALLOWED)
     hierarchy = next((h for h in cgroup.hierarchies if "devices" in h.controllers), None)
     if hierarchy is None:
         print("berth-runtime: warning: device rules are not enforced: no cgroup v1 devices "

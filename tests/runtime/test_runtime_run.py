@@ -245,3 +245,10 @@ def test_v2_container_sees_its_own_cgroup2_root(containers: Containers) -> None:
     assert mount == "cgroup2 /sys/fs/cgroup cgroup2 ro"
     assert membership == "0::/"
     assert {"memory", "pids"} <= set(controllers.split())
+
+
+def test_default_devices_survive_a_deny_all_device_rule(containers: Containers) -> None:
+    # `runc spec` writes exactly this; the devices the runtime creates stay usable.
+    bundle = containers.bundle("sh", "-c", "echo x > /dev/null && head -c 3 /dev/zero | wc -c")
+    bundle.config["linux"]["resources"] = {"devices": [{"allow": False, "access": "rwm"}]}
+    assert containers.run(bundle).stdout.strip() == "3"
