@@ -10,6 +10,7 @@ from engine.containers.limits import host_config
 from engine.containers.model import Container, CreateOptions
 from engine.images import Image
 from engine.monitor.restart import RestartPolicy
+from engine.network.model import Endpoint, Network, PortMapping
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -86,3 +87,32 @@ def _log_config(options: CreateOptions) -> dict[str, str]:
         config["max-size"] = str(options.log_max_size)
         config["max-file"] = str(options.log_max_files)
     return config
+
+
+def network_settings(
+    endpoints: list[tuple[Network, Endpoint]], ports: list[PortMapping]
+) -> dict[str, Any]:
+    """Docker's NetworkSettings: the first network's address on top, every network below."""
+    networks = {
+        network.name: {
+            "NetworkID": network.id,
+            "Aliases": endpoint.aliases or None,
+            "IPAddress": str(endpoint.address),
+            "IPPrefixLen": network.subnet.prefixlen,
+            "Gateway": str(network.gateway),
+        }
+        for network, endpoint in endpoints
+    }
+    first = next(iter(networks.values()), {})
+    published: dict[str, list[dict[str, str]] | None] = {}
+    for mapping in ports:
+        published.setdefault(f"{mapping.container_port}/{mapping.protocol}", []).append(
+            {"HostIp": mapping.host_ip or "0.0.0.0", "HostPort": str(mapping.host_port)}
+        )
+    return {
+        "IPAddress": first.get("IPAddress", ""),
+        "IPPrefixLen": first.get("IPPrefixLen", 0),
+        "Gateway": first.get("Gateway", ""),
+        "Ports": published,
+        "Networks": networks,
+    }

@@ -20,7 +20,7 @@ from engine.containers import bundle as bundles
 from engine.containers import limits, security
 from engine.containers.command import container_args
 from engine.containers.environment import merge_env
-from engine.containers.inspect import container_inspect
+from engine.containers.inspect import container_inspect, network_settings
 from engine.containers.lifecycle import (
     MonitorHandle,
     attach_socket,
@@ -76,9 +76,14 @@ class ContainerService:
         container = await self.get(ref)
         image = await asyncio.to_thread(self._images.get_by_id, container.image_id)
         pid = await asyncio.to_thread(self._init_pid, container)
-        return container_inspect(
+        details = container_inspect(
             container, image, self._paths.container_dir(container.id), pid, self._lowers(image)
         )
+        details["NetworkSettings"] = network_settings(
+            await self._networks.endpoints(container.id),
+            await self._networks.ports(container.id),
+        )
+        return details
 
     # -- create ------------------------------------------------------------------
 

@@ -92,6 +92,9 @@ def test_a_published_port_serves_the_host_at_127_0_0_1(berth) -> None:
     assert body == "hello-from-port"
     assert _ok(berth("port", container)) == "80/tcp -> 0.0.0.0:18080"
     assert "0.0.0.0:18080->80/tcp" in _ok(berth("ps"))
+    settings = json.loads(_ok(berth("inspect", container)))[0]["NetworkSettings"]
+    assert settings["Ports"] == {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "18080"}]}
+    assert settings["IPAddress"] == settings["Networks"]["bridge"]["IPAddress"] != ""
     _ok(berth("rm", "-f", container))
     with pytest.raises(OSError):
         urllib.request.urlopen("http://127.0.0.1:18080/", timeout=1)
