@@ -195,6 +195,19 @@ async def test_k_kills_a_running_container(engine, berth_ok):
         assert rows(app, "containers")[0][4].startswith("Exited (137) ")
 
 
+async def test_lifecycle_keys_start_pause_and_stop(engine, berth_ok):
+    berth_ok("create", "--name", "later", "busybox", "sh", "-c",
+             "trap 'exit 0' TERM; while true; do sleep 0.1; done")  # fmt: skip
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for key, state in (("s", "running"), ("p", "paused"), ("p", "running"), ("x", "exited")):
+            await pilot.press(key)
+            await settle(pilot)
+            assert (await engine.containers.get("later")).state == state, key
+        assert rows(app, "containers")[0][4].startswith("Exited (0) ")
+
+
 async def test_i_shows_the_inspect_json_and_escape_closes_it(engine, berth_ok):
     container_id = berth_ok("create", "--name", "web", "busybox", "true")
     app = make_app(engine)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 from textual.binding import Binding
 
@@ -28,6 +28,10 @@ class ContainersView(EngineTable):
     EMPTY_TEXT = "No containers yet — try: berth run -d --name web busybox sleep 600"
     BINDINGS = [
         Binding("a", "toggle_all", "All/running", id="containers.toggle-all"),
+        Binding("s", "start", "Start", id="containers.start"),
+        Binding("x", "stop", "Stop", id="containers.stop"),
+        Binding("R", "restart", "Restart", id="containers.restart"),
+        Binding("p", "pause", "Pause/unpause", id="containers.pause"),
         Binding("d", "remove", "Remove", id="containers.remove"),
         Binding("k", "kill", "Kill", id="containers.kill"),
         Binding("i", "inspect", "Inspect", id="containers.inspect"),
@@ -59,8 +63,12 @@ class ContainersView(EngineTable):
         container = self.selected
         if action in ("remove", "inspect"):
             return True if container else None
-        if action == "kill":
+        if action in ("kill", "stop", "restart"):
             return True if container and container.running else None
+        if action == "start":
+            return True if container and not container.running else None
+        if action == "pause":
+            return True if container and container.state in ("running", "paused") else None
         return True
 
     def action_reload(self) -> None:
@@ -111,6 +119,37 @@ class ContainersView(EngineTable):
             self.notify(f"Killed {container.name}", markup=False)
         finally:
             self.reload()
+
+    def action_start(self) -> None:
+        self._lifecycle("Starting", "Started", self.engine.containers.start)
+
+    def action_stop(self) -> None:
+        self._lifecycle("Stopping", "Stopped", self.engine.containers.stop)
+
+    def action_restart(self) -> None:
+        self._lifecycle("Restarting", "Restarted", self.engine.containers.restart)
+
+    def action_pause(self) -> None:
+        container = self.selected
+        if container is not None and container.state == "paused":
+            self._lifecycle("Unpausing", "Unpaused", self.engine.containers.unpause)
+        else:
+            self._lifecycle("Pausing", "Paused", self.engine.containers.pause)
+
+    def _lifecycle(self, doing: str, done: str, call: Callable[[str], Awaitable[object]]) -> None:
+        """Run one lifecycle call on the selected container, then refresh its row."""
+        container = self.selected
+        if container is None:
+            return
+
+        async def work() -> None:
+            try:
+                await call(container.id)
+                self.notify(f"{done} {container.name}", markup=False)
+            finally:
+                self.reload()
+
+        self._run(work(), f"{doing} {container.name}")
 
     def action_inspect(self) -> None:
         container = self.selected
