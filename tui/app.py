@@ -23,8 +23,11 @@ class BerthApp(App[None]):
     CSS_PATH = "berth.tcss"
     TITLE = "berth"
     BINDINGS = [
-        Binding("1", "show_tab('containers')", "Containers", id="berth.show-containers"),
-        Binding("2", "show_tab('images')", "Images", id="berth.show-images"),
+        # The tabs themselves name the views: keep the footer for the view's own keys.
+        Binding(
+            "1", "show_tab('containers')", "Containers", id="berth.show-containers", show=False
+        ),
+        Binding("2", "show_tab('images')", "Images", id="berth.show-images", show=False),
         Binding("q", "quit", "Quit", id="berth.quit"),
     ]
 
