@@ -12,6 +12,8 @@ from textual.worker import Worker, WorkerState
 
 from engine.api import Engine
 from engine.errors import BerthError
+from tui.handover import HandOverFn, terminal_hand_over
+from tui.screens.stats import StatsScreen
 from tui.widgets.containers import ContainersView
 from tui.widgets.engine_table import EngineTable
 from tui.widgets.images import ImagesView
@@ -28,27 +30,34 @@ class BerthApp(App[None]):
             "1", "show_tab('containers')", "Containers", id="berth.show-containers", show=False
         ),
         Binding("2", "show_tab('images')", "Images", id="berth.show-images", show=False),
+        Binding("S,3", "stats", "Stats", id="berth.stats"),
         Binding("q", "quit", "Quit", id="berth.quit"),
     ]
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, hand_over: HandOverFn | None = None) -> None:
         super().__init__()
         self.engine = engine
+        # Tests pass a recorder: a headless app cannot give its terminal away.
+        self.hand_over = hand_over or terminal_hand_over(self, engine)
 
     def compose(self) -> ComposeResult:
         yield Header()
         with TabbedContent(initial="containers-tab"):
             with TabPane("Containers", id="containers-tab"):
-                yield ContainersView(self.engine)
+                yield ContainersView(self.engine, self.hand_over)
             with TabPane("Images", id="images-tab"):
                 yield ImagesView(self.engine)
-        yield Footer()
+        yield Footer(compact=True)  # every key of a view fits in 120 columns
 
     def on_mount(self) -> None:
         self.sub_title = str(self.engine.paths.root)
 
     def action_show_tab(self, name: str) -> None:
         self.query_one(TabbedContent).active = f"{name}-tab"
+
+    def action_stats(self) -> None:
+        if not isinstance(self.screen, StatsScreen):
+            self.push_screen(StatsScreen(self.engine))
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:

@@ -11,7 +11,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 from textual.message import Message
 from textual.notifications import Notify
 from textual.pilot import Pilot
@@ -80,18 +79,6 @@ def screenshot(app: BerthApp, name: str) -> None:
         subprocess.run(
             [converter, "--zoom", "1.5", "-o", str(SCREENSHOTS / f"{name}.png"), svg], check=True
         )
-
-
-@pytest.fixture
-def berth_ok(berth):
-    """Like ``berth``, failing the test when the command fails."""
-
-    def run(*args: str) -> str:
-        result = berth(*args)
-        assert result.returncode == 0, result.stderr
-        return result.stdout.strip()
-
-    return run
 
 
 async def test_lists_containers_with_docker_columns(engine, berth, berth_ok):

@@ -12,9 +12,11 @@ from textual.binding import Binding
 
 from engine.api import Engine
 from engine.containers.model import Container
+from tui.handover import DETACH_HINT, SHELL, HandOver, HandOverFn
 from tui.rows import CONTAINER_COLUMNS, Row, container_row
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.inspect import InspectScreen
+from tui.screens.logs import LogsScreen
 from tui.widgets.engine_table import EngineTable
 from tui.workers import run_engine_task
 
@@ -27,19 +29,23 @@ class ContainersView(EngineTable):
     COLUMNS = CONTAINER_COLUMNS
     EMPTY_TEXT = "No containers yet — try: berth run -d --name web busybox sleep 600"
     BINDINGS = [
-        Binding("a", "toggle_all", "All/running", id="containers.toggle-all"),
+        Binding("a", "toggle_all", "All", id="containers.toggle-all"),
         Binding("s", "start", "Start", id="containers.start"),
         Binding("x", "stop", "Stop", id="containers.stop"),
         Binding("R", "restart", "Restart", id="containers.restart"),
-        Binding("p", "pause", "Pause/unpause", id="containers.pause"),
+        Binding("p", "pause", "Pause", id="containers.pause"),
         Binding("d", "remove", "Remove", id="containers.remove"),
         Binding("k", "kill", "Kill", id="containers.kill"),
         Binding("i", "inspect", "Inspect", id="containers.inspect"),
-        Binding("r", "reload", "Refresh", id="containers.refresh"),
+        Binding("l", "logs", "Logs", id="containers.logs"),
+        Binding("A", "attach", "Attach", id="containers.attach"),
+        Binding("e", "exec_shell", "Shell", id="containers.exec-shell"),
+        Binding("r", "reload", "Refresh", id="containers.refresh", show=False),
     ]
 
-    def __init__(self, engine: Engine, *, id: str = "containers") -> None:
+    def __init__(self, engine: Engine, hand_over: HandOverFn, *, id: str = "containers") -> None:
         super().__init__(engine, id=id)
+        self.hand_over = hand_over
         self.show_all = True  # Docker's `ps` lists running ones; a UI wants to see all
         self._containers: dict[str, Container] = {}
 
@@ -61,9 +67,9 @@ class ContainersView(EngineTable):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # None shows the key greyed out in the footer: there is nothing for it to act on.
         container = self.selected
-        if action in ("remove", "inspect"):
+        if action in ("remove", "inspect", "logs"):
             return True if container else None
-        if action in ("kill", "stop", "restart"):
+        if action in ("kill", "stop", "restart", "attach", "exec_shell"):
             return True if container and container.running else None
         if action == "start":
             return True if container and not container.running else None
@@ -159,6 +165,35 @@ class ContainersView(EngineTable):
     async def _inspect(self, container: Container) -> None:
         document = await self.engine.containers.inspect(container.id)
         self.app.push_screen(InspectScreen(f"Container {container.name}", document))
+
+    def action_logs(self) -> None:
+        container = self.selected
+        if container is not None:
+            self.app.push_screen(LogsScreen(self.engine, container))
+
+    def action_attach(self) -> None:
+        container = self.selected
+        if container is not None:
+            notice = f"Attached to {container.name}. Detach with {DETACH_HINT}."
+            request = HandOver(container.id, container.name, container.options.tty, notice=notice)
+            self._run(self._session(request), f"Attaching to {container.name}")
+
+    def action_exec_shell(self) -> None:
+        container = self.selected
+        if container is not None:
+            notice = f"A shell in {container.name}. Exit it, or detach with {DETACH_HINT}."
+            request = HandOver(container.id, container.name, True, SHELL, notice)
+            self._run(self._session(request), f"Running a shell in {container.name}")
+
+    async def _session(self, request: HandOver) -> None:
+        try:
+            end = await self.hand_over(request)
+        finally:
+            self.reload()  # the container may have exited meanwhile
+        if end.detached:
+            self.notify(f"Detached from {request.name}; it keeps running", markup=False)
+        elif end.exit_code is not None:
+            self.notify(f"Session in {request.name} ended ({end.exit_code})", markup=False)
 
     def _run(self, work: Awaitable[None], description: str) -> None:
         run_engine_task(self, work, group="containers", description=description)

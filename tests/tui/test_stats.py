@@ -1,0 +1,41 @@
+"""The stats dashboard, on real running containers."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.widgets import Sparkline
+
+from tests.tui.test_app import SIZE, make_app, screenshot, settle
+from tui.screens.stats import StatsCard, StatsScreen
+
+
+async def test_stats_shows_every_running_container(engine, berth_ok, monkeypatch):
+    monkeypatch.setattr(StatsScreen, "INTERVAL", 0.2)
+    berth_ok("run", "-d", "--name", "web", "busybox", "sleep", "600")
+    berth_ok("run", "-d", "--name", "cruncher", "-m", "64m", "busybox", "sh", "-c",
+             "while true; do :; done")  # fmt: skip
+    berth_ok("create", "--name", "idle", "busybox", "true")  # not running: not shown
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("S")
+        screen = app.screen
+        assert isinstance(screen, StatsScreen)
+        async with asyncio.timeout(10):
+            while screen.ticks < 4:
+                await pilot.pause(0.1)
+        cards = {card.figures.split()[0]: card for card in screen.query(StatsCard)}
+        assert set(cards) == {"web", "cruncher"}
+        cruncher = cards["cruncher"].figures
+        assert "/ 64.0MiB" in cruncher or "/ 64MiB" in cruncher, cruncher
+        assert max(cards["cruncher"].cpu) > 20  # a busy loop shows
+        assert "PIDS 1" in cards["web"].figures and "NET ↓" in cards["web"].figures
+        assert len(cards["web"].query_one(".stats-memory", Sparkline).data) >= 3
+        screenshot(app, "stats")
+        # Closed, the screen's stream stops: no sampling while it is not shown.
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, StatsScreen)
+        assert not [worker for worker in app.workers if worker.group == "stats"
+                    and not worker.is_finished]  # fmt: skip
