@@ -96,11 +96,13 @@ async def test_new_lines_appear_while_following_and_scroll_pauses(engine, berth_
         log = screen.log_widget
         assert log.scroll_y == log.max_scroll_y
         await pilot.press("home")  # the user scrolls up: new lines must not move the view
+        await wait_for(pilot, lambda: log.scroll_y == 0)  # the scroll may be animated
         seen = len(screen.entries)
         await wait_for(pilot, lambda: len(screen.entries) > seen + 5)
         await pilot.pause(0.1)
         assert log.scroll_y == 0 and "paused — End resumes" in screen.status_text()
         await pilot.press("end")
+        await wait_for(pilot, lambda: log.scroll_y == log.max_scroll_y)
         seen = len(screen.entries)
         await wait_for(pilot, lambda: len(screen.entries) > seen + 5)
         await pilot.pause(0.1)

@@ -93,8 +93,9 @@ class LogsScreen(Screen[None]):
     def _write(self, batch: list[LogEntry]) -> None:
         log = self.log_widget
         # Scrolled up (or to a match), the view stays put; back at the bottom (End, the
-        # mouse), it follows again.
-        self.following = log.scroll_y >= log.max_scroll_y
+        # mouse), it follows again. The scroll's target, not its position: a Home still
+        # being animated must not be yanked back to the bottom by this batch.
+        self.following = log.scroll_target_y >= log.max_scroll_y
         pattern, search = self._pattern(self.filter), self._pattern(self.search)
         for entry in batch:
             if pattern and not pattern.search(entry.text):
