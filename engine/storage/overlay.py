@@ -79,7 +79,3 @@ def unmount(target: Path) -> None:
     except OSError as error:
         if error.errno not in (errno.EINVAL, errno.ENOENT):
             raise
-
-
-def is_mounted(target: Path) -> bool:
-    return target.is_mount()
