@@ -8,6 +8,7 @@ import sys
 import time
 
 from cli import limits, network, security
+from cli.arguments import boolean
 from cli.engine_access import open_engine, report_each
 from cli.output import render
 from engine import humanize
@@ -115,14 +116,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     kill.set_defaults(handler=_kill, error_exit=1)
 
 
-def _boolean(text: str) -> bool:
-    if text.lower() in ("true", "1", "yes"):
-        return True
-    if text.lower() in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f'"{text}" is not true or false')
-
-
 def _add_create_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", help="the container's name (default: generated)")
     parser.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE")
@@ -151,7 +144,7 @@ def _add_attach_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detach-keys", default=DEFAULT_DETACH_KEYS, help="ctrl-p,ctrl-q")
     parser.add_argument(
         "--sig-proxy",
-        type=_boolean,
+        type=boolean,
         default=True,
         metavar="BOOL",
         help="pass signals to the container (default true; not with -t)",

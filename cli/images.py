@@ -1,10 +1,12 @@
-"""Image commands: import, images, tag, rmi, starter."""
+"""Image commands: import, commit, images, history, tag, rmi, starter."""
 
 from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
+from cli.arguments import boolean
 from cli.engine_access import open_engine, report_each
 from cli.output import render
 from engine import humanize
@@ -18,15 +20,36 @@ def register(commands: argparse._SubParsersAction) -> None:
     imp.add_argument("reference", nargs="?", metavar="REPOSITORY[:TAG]")
     imp.add_argument("-c", "--change", action="append", default=[],
                      help="a Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, "
-                          "USER, WORKDIR")  # fmt: skip
+                          "STOPSIGNAL, USER, WORKDIR")  # fmt: skip
     imp.add_argument("-m", "--message", help="commit message for the image's history")
     imp.set_defaults(handler=_import, error_exit=1)
+
+    commit = commands.add_parser("commit", help="create an image from a container's changes")
+    commit.add_argument("container", metavar="CONTAINER")
+    commit.add_argument("reference", nargs="?", metavar="REPOSITORY[:TAG]")
+    commit.add_argument("-a", "--author", default="", help='e.g. "Jane Doe <jane@example.com>"')
+    commit.add_argument("-c", "--change", action="append", default=[],
+                        help="a Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, "
+                             "STOPSIGNAL, USER, WORKDIR")  # fmt: skip
+    commit.add_argument("-m", "--message", default="", help="commit message")
+    commit.add_argument("-p", "--pause", type=boolean, default=True, metavar="BOOL",
+                        help="pause the container while committing (default true)")  # fmt: skip
+    commit.set_defaults(handler=_commit, error_exit=1)
 
     images = commands.add_parser("images", help="list images")
     images.add_argument("-q", "--quiet", action="store_true", help="only ids")
     images.add_argument("--no-trunc", action="store_true", help="full ids")
     images.add_argument("--format", help="Go-template-like format, e.g. '{{.Repository}}'")
     images.set_defaults(handler=_images, error_exit=1)
+
+    history = commands.add_parser("history", help="show how an image was made, layer by layer")
+    history.add_argument("image", metavar="IMAGE")
+    history.add_argument("-q", "--quiet", action="store_true", help="only ids")
+    history.add_argument("--no-trunc", action="store_true", help="do not truncate output")
+    history.add_argument("-H", "--human", type=boolean, default=True, metavar="BOOL",
+                         help="sizes and dates in human words (default true)")  # fmt: skip
+    history.add_argument("--format", help="Go-template-like format, e.g. '{{.CreatedBy}}'")
+    history.set_defaults(handler=_history, error_exit=1)
 
     tag = commands.add_parser("tag", help="give an image another name")
     tag.add_argument("source", metavar="SOURCE_IMAGE[:TAG]")
@@ -49,6 +72,16 @@ async def _import(args: argparse.Namespace) -> int:
     image = await engine.images.import_(
         args.file, args.reference, changes=args.change, message=args.message
     )
+    print(image.id)
+    return 0
+
+
+async def _commit(args: argparse.Namespace) -> int:
+    engine = open_engine(args)
+    image = await engine.containers.commit(
+        args.container, args.reference, author=args.author, changes=args.change,
+        message=args.message, pause=args.pause,
+    )  # fmt: skip
     print(image.id)
     return 0
 
@@ -94,6 +127,43 @@ def _image_rows(summary: ImageSummary, no_trunc: bool) -> list[dict[str, str]]:
         }
         for name in names
     ]
+
+
+_HISTORY_HEADERS = {
+    "ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
+    "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT",
+}  # fmt: skip
+_HISTORY_DEFAULT = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+_CREATED_BY_WIDTH = 45  # docker history's truncation
+_ONE_LINE = str.maketrans("\t\n", "  ")
+
+
+async def _history(args: argparse.Namespace) -> int:
+    engine = open_engine(args)
+    steps = await engine.images.history(args.image)
+    rows = [_history_row(step, args.no_trunc, args.human) for step in steps]
+    if args.quiet:
+        print("\n".join(row["ID"] for row in rows))
+        return 0
+    print(render(args.format or _HISTORY_DEFAULT, rows, _HISTORY_HEADERS))
+    return 0
+
+
+def _history_row(step: dict[str, Any], no_trunc: bool, human: bool) -> dict[str, str]:
+    # A tab or newline would split or break a table's row.
+    created_by = step["CreatedBy"].translate(_ONE_LINE)
+    if not no_trunc and len(created_by) > _CREATED_BY_WIDTH:
+        created_by = created_by[: _CREATED_BY_WIDTH - 1] + "…"
+    created = step["Created"]
+    since = humanize.duration(time.time() - parse(created)) + " ago" if created else "N/A"
+    return {
+        "ID": step["Id"] if step["Id"] == "<missing>" else _short(step["Id"], no_trunc),
+        "CreatedSince": since if human else created,
+        "CreatedAt": created,
+        "CreatedBy": created_by,
+        "Size": humanize.size(step["Size"]) if human else str(step["Size"]),
+        "Comment": step["Comment"].translate(_ONE_LINE),
+    }
 
 
 async def _tag(args: argparse.Namespace) -> int:

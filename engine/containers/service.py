@@ -328,6 +328,39 @@ class ContainerService:
         await asyncio.to_thread(self._store.update, container.id, state="running")
         return container
 
+    # -- commit --------------------------------------------------------------------
+
+    async def commit(
+        self, ref: str, reference: str | None = None, *, author: str = "",
+        changes: Sequence[str] = (), message: str = "", pause: bool = True,
+    ) -> Image:  # fmt: skip
+        """docker commit: a new image of the container's image plus its changes as a layer.
+
+        A running container is paused meanwhile (unless not ``pause``), so the layer is
+        one instant of its files; a paused one stays paused, a stopped one is read as it is.
+        """
+        container = await self.get(ref)
+        bundle = self._paths.container_dir(container.id)
+        upper = bundles.container_dirs(bundle)[0]
+        mount_points = await asyncio.to_thread(_mount_points, bundle)
+        async with self._paused(container, pause):
+            return await self._images.commit(
+                container.image_id, upper, reference, changes=changes, message=message,
+                author=author, created_by=" ".join(container.args), mount_points=mount_points,
+            )  # fmt: skip
+
+    @contextlib.asynccontextmanager
+    async def _paused(self, container: Container, pause: bool) -> AsyncIterator[None]:
+        if not pause or container.state != "running":
+            yield
+            return
+        await self.pause(container.id)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(ConflictError):  # someone unpaused it meanwhile
+                await self.unpause(container.id)
+
     def _cgroup(self, container_id: str) -> cgroups.Cgroup:
         return cgroups.get(f"{bundles.CGROUP_PARENT}/{container_id}")
 
@@ -480,6 +513,15 @@ class ContainerService:
             return runtime.state(container.id, state_root=self._paths.runtime_state)["pid"]
         except NotFoundError:
             return 0
+
+
+def _mount_points(bundle: Path) -> list[str]:
+    """Where the runtime mounts over the container's root file system, relative to it."""
+    try:
+        config = json.loads((bundle / "config.json").read_text())
+    except FileNotFoundError:  # never started: nothing was mounted on it
+        return []
+    return [os.path.normpath(mount["destination"]).lstrip("/") for mount in config["mounts"]]
 
 
 def _wait_for_exit(pid: int | None, started: int | None, timeout: float) -> None:

@@ -48,8 +48,13 @@ def image_id(raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
-def apply_changes(config: dict[str, Any], changes: Sequence[str]) -> dict[str, Any]:
-    """``config`` (the image's ``config`` object) with Dockerfile instructions applied."""
+def apply_changes(
+    config: dict[str, Any], changes: Sequence[str], *, command: str = "import"
+) -> dict[str, Any]:
+    """``config`` (the image's ``config`` object) with Dockerfile instructions applied.
+
+    ``command`` (import, commit) is how an error names the command the user ran.
+    """
     updated = dict(config)
     for change in changes:
         words = change.split(maxsplit=1)
@@ -59,7 +64,7 @@ def apply_changes(config: dict[str, Any], changes: Sequence[str]) -> dict[str, A
         if keyword not in _APPLY:
             raise InvalidArgumentError(
                 f'unsupported --change instruction: "{instruction}" '
-                f"(import supports {', '.join(sorted(_APPLY))})"
+                f"({command} supports {', '.join(sorted(_APPLY))})"
             )
         if not argument:
             raise InvalidArgumentError(f"--change {keyword} needs an argument")

@@ -1,4 +1,5 @@
-"""The images service: import, list, resolve, tag, remove, inspect and history.
+"""The images service: import, commit, list, resolve, tag, remove, inspect, history and
+what the layers hold.
 
 The public coroutines run their blocking work (extraction, SQLite) in a thread; the
 ``_``-prefixed sync halves do the work and run in that thread.
@@ -13,14 +14,23 @@ import json
 import re
 import sqlite3
 import sys
-from collections.abc import Iterator, Sequence
+import tempfile
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from engine.errors import AmbiguousError, ConflictError, InvalidArgumentError, NotFoundError
+from engine.images.commit import write_layer
 from engine.images.compression import decompressed
 from engine.images.config import apply_changes, image_config, image_id, serialize
+from engine.images.layer_files import (
+    LayerChange,
+    LayerInfo,
+    MergedEntry,
+    layer_changes,
+    merged_files,
+)
 from engine.images.layers import LayerStore, StagedLayer
 from engine.images.reference import parse_reference
 from engine.images.starter import STARTER_CONFIG, STARTER_REFERENCE, starter_layer
@@ -85,7 +95,7 @@ class ImageService:
             staged = self._layers.stage(decompressed(stream, name))
         created = now()
         history = [{"created": created, "created_by": "", "comment": comment}]
-        return self._commit(staged, image_config(config, [staged.id], history, created), tag)
+        return self._store(staged, image_config(config, [staged.id], history, created), tag)
 
     async def create_starter(
         self, reference: str = STARTER_REFERENCE, busybox: Path = Path("/bin/busybox")
@@ -103,29 +113,79 @@ class ImageService:
         created = format_ns(int(busybox.stat().st_mtime) * 1_000_000_000)
         history = [{"created": created, "created_by": f"berth starter (from {busybox})"}]
         config = image_config(dict(STARTER_CONFIG), [staged.id], history, created)
-        return self._commit(staged, config, tag)
+        return self._store(staged, config, tag)
 
-    def _commit(self, staged: StagedLayer, config: dict[str, Any], tag: str | None) -> Image:
-        """Store the layer, the image and its tag in one transaction."""
+    async def commit(
+        self, base: str, upper: Path, reference: str | None = None, *, changes: Sequence[str] = (),
+        message: str = "", author: str = "", created_by: str = "",
+        mount_points: Collection[str] = (),
+    ) -> Image:  # fmt: skip
+        """A new image: the image with id ``base`` plus one layer of the overlay upper
+        directory ``upper`` (a container's changes), as docker commit makes it.
+
+        The config is the base image's with ``changes`` applied; the new history step
+        has ``created_by``, ``message`` as its comment and ``author``. ``mount_points``
+        (relative paths) are what the engine mounted over the root file system: see
+        commit.write_layer. An upper directory without changes adds no layer, only an
+        empty_layer history step, as in Docker. Nothing is stored when this fails.
+        """
+        tag = str(parse_reference(reference)) if reference else None
+        image = await asyncio.to_thread(self.get_by_id, base)
+        config = apply_changes(image.config.get("config", {}), changes, command="commit")
+        step = {"created": now(), "created_by": created_by}
+        step.update(
+            {key: value for key, value in (("comment", message), ("author", author)) if value}
+        )
+        return await asyncio.to_thread(
+            self._commit_upper, image, upper, config, step, tag, mount_points
+        )
+
+    def _commit_upper(
+        self, base: Image, upper: Path, config: dict[str, Any], step: dict[str, Any],
+        tag: str | None, mount_points: Collection[str],
+    ) -> Image:  # fmt: skip
+        with tempfile.TemporaryFile(dir=self._paths.tmp) as tar:
+            lowers = self.layer_paths(base)
+            count = write_layer(upper, tar, mount_points=mount_points, lowers=lowers)
+            tar.seek(0)
+            staged = self._layers.stage(tar) if count else None
+        layers = [*base.layers, *([staged.id] if staged else [])]
+        # Docker's commit of an unchanged container: a history step, no layer.
+        history = [
+            *base.config.get("history", []),
+            step if staged else {**step, "empty_layer": True},
+        ]
+        full = image_config(config, layers, history, step["created"])
+        if "author" in step:
+            full["author"] = step["author"]
+        return self._store(staged, full, tag)
+
+    def _store(self, staged: StagedLayer | None, config: dict[str, Any], tag: str | None) -> Image:
+        """Store the new layer (if any, the config's last), the image and its tag in one
+        transaction."""
         raw = serialize(config)
         new_id = image_id(raw)
+        layers = config["rootfs"]["diff_ids"]
         try:
             with self._db.write() as tx:
-                self._layers.register(tx, staged)
+                _check_layers(tx, layers[:-1] if staged else layers)
+                if staged:
+                    self._layers.register(tx, staged)
                 inserted = tx.execute(
                     "INSERT OR IGNORE INTO images (id, config, created) VALUES (?, ?, ?)",
                     (new_id, raw, config["created"]),
                 ).rowcount
                 if inserted:
-                    tx.execute(
-                        "INSERT INTO image_layers (image_id, position, layer_id) VALUES (?, 0, ?)",
-                        (new_id, staged.id),
+                    tx.executemany(
+                        "INSERT INTO image_layers (image_id, position, layer_id) VALUES (?, ?, ?)",
+                        [(new_id, position, layer) for position, layer in enumerate(layers)],
                     )
                 if tag:
                     tx.execute("INSERT OR REPLACE INTO tags (name, image_id) VALUES (?, ?)",
                                (tag, new_id))  # fmt: skip
         finally:
-            self._layers.discard(staged)
+            if staged:
+                self._layers.discard(staged)
         return self.get_by_id(new_id)
 
     # -- finding images ----------------------------------------------------------
@@ -360,6 +420,68 @@ class ImageService:
         if rows:
             rows[0].update(Id=image.id, Tags=list(image.tags))
         return rows
+
+    # -- what the layers hold ------------------------------------------------------
+
+    async def layers(self, ref: str) -> list[LayerInfo]:
+        """The image's layers, base first, each with the history step that made it."""
+        return await asyncio.to_thread(self._layer_infos, ref)
+
+    def _layer_infos(self, ref: str) -> list[LayerInfo]:
+        image = self._resolve(ref)
+        rows = self._layer_rows(image.id)
+        steps = _pair_history(image.config.get("history", []), len(rows))
+        return [
+            LayerInfo(
+                index,
+                row["layer_id"],
+                row["size"],
+                step.get("created", ""),
+                step.get("created_by", ""),
+                step.get("comment", ""),
+            )
+            for index, (row, step) in enumerate(zip(rows, steps, strict=True))
+        ]
+
+    async def layer_changes(self, ref: str, index: int) -> list[LayerChange]:
+        """What layer ``index`` (0 = base) of the image adds, modifies and deletes, by path.
+
+        Raises NotFoundError for an index the image does not have.
+        """
+        return await asyncio.to_thread(self._layer_changes, ref, index)
+
+    def _layer_changes(self, ref: str, index: int) -> list[LayerChange]:
+        image = self._resolve(ref)
+        if not 0 <= index < len(image.layers):
+            raise NotFoundError(
+                f"image {image.short_id} has no layer {index}: its layers are "
+                f"0 (the base) to {len(image.layers) - 1} (see berth history)"
+            )
+        return layer_changes(self.layer_paths(image), index)
+
+    async def merged_files(self, ref: str) -> list[MergedEntry]:
+        """Every path a container of the image sees, by path, with the layer it comes from."""
+        return await asyncio.to_thread(self._merged_files, ref)
+
+    def _merged_files(self, ref: str) -> list[MergedEntry]:
+        return merged_files(self.layer_paths(self._resolve(ref)))
+
+
+def _check_layers(tx: sqlite3.Connection, layers: Sequence[str]) -> None:
+    """A new image may only name layers the store still has (an rmi may have run since)."""
+    for layer in layers:
+        if not tx.execute("SELECT 1 FROM layers WHERE id = ?", (layer,)).fetchone():
+            short = layer.removeprefix("sha256:")[:12]
+            raise ConflictError(
+                f"cannot commit: layer {short} of the base image was removed meanwhile"
+            )
+
+
+def _pair_history(history: Sequence[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """The history step that made each of ``count`` layers, base first ({} where none did),
+    skipping empty_layer steps as docker history does."""
+    steps = [step for step in history if not step.get("empty_layer")]
+    return [steps[index] if index < len(steps) else {} for index in range(count)]
 
 
 def _source_name(source: str | Path | BinaryIO) -> str:
