@@ -6,8 +6,7 @@ import argparse
 import sys
 
 from cli.engine_access import open_engine
-from engine.containers.logs import parse_time_filter
-from engine.errors import InvalidArgumentError
+from engine.containers.logs import parse_tail, parse_time_filter
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -23,7 +22,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 async def _logs(args: argparse.Namespace) -> int:
-    tail = None if args.tail == "all" else _tail(args.tail)
+    tail = parse_tail(args.tail)
     since = parse_time_filter(args.since) if args.since else None
     until = parse_time_filter(args.until) if args.until else None
     engine = open_engine(args)
@@ -37,9 +36,3 @@ async def _logs(args: argparse.Namespace) -> int:
         if args.follow:
             stream.flush()
     return 0
-
-
-def _tail(text: str) -> int:
-    if text.lstrip("-").isdigit():
-        return int(text)
-    raise InvalidArgumentError(f'invalid --tail "{text}": use a number or "all"')

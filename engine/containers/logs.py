@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from engine.errors import InvalidArgumentError
@@ -22,6 +23,7 @@ from engine.timestamps import parse
 
 _POLL_SECONDS = 0.1
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 
 
@@ -55,6 +57,15 @@ def parse_time_filter(value: str, now: float | None = None) -> float:
     return moment.timestamp()
 
 
+def parse_tail(value: str) -> int | None:
+    """``--tail`` as Docker takes it: a number of lines from the end, or ``all`` (None)."""
+    if value == "all":
+        return None
+    if value.lstrip("-").isdigit():
+        return int(value)
+    raise InvalidArgumentError(f'invalid --tail "{value}": use a number or "all"')
+
+
 def log_files(path: Path) -> list[Path]:
     """The log and its rotated predecessors, oldest first."""
     rotated = sorted(
@@ -80,19 +91,40 @@ def read_logs(
 ) -> list[LogEntry]:  # fmt: skip
     """Every entry in the window, or the last ``tail`` of them."""
     kept: deque[LogEntry] = deque(maxlen=tail if tail is not None and tail >= 0 else None)
+    inside = _window(since, until)
     for file in log_files(path):
         with open(file, "rb") as handle:
-            for entry in _entries(handle):
-                if _in_window(entry, since, until):
-                    kept.append(entry)
+            kept.extend(filter(inside, _entries(handle)))
     return list(kept)
 
 
-def _in_window(entry: LogEntry, since: float | None, until: float | None) -> bool:
+def _window(since: float | None, until: float | None) -> Callable[[LogEntry], bool]:
+    """Whether an entry falls in [since, until).
+
+    Whole logs go through this (a follow starts by reading the file), so an entry is
+    judged by its second, as text, and its timestamp is parsed (5 µs) only when that
+    second is the bound's own.
+    """
     if since is None and until is None:
-        return True
-    stamp = entry.timestamp
-    return (since is None or stamp >= since) and (until is None or stamp < until)
+        return lambda entry: True
+    first = _second(since) if since is not None else ""
+    last = _second(until) if until is not None else "~"  # "~" sorts after every digit
+
+    def inside(entry: LogEntry) -> bool:
+        second = entry.time[:19]
+        if not first <= second <= last:
+            return False
+        if second == first and entry.timestamp < since:
+            return False
+        return not (second == last and entry.timestamp >= until)
+
+    return inside
+
+
+def _second(moment: float) -> str:
+    # Clamped to the years RFC 3339 writes with 4 digits, where text order is time order.
+    second = min(max(math.floor(moment), 0), _LAST_SECOND)
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 async def follow_logs(
@@ -101,6 +133,7 @@ async def follow_logs(
 ) -> AsyncIterator[LogEntry]:  # fmt: skip
     """The entries so far, then new ones as they are written, until the container stops."""
     handle, inode = await asyncio.to_thread(_open_current, path)
+    after = _window(since, None)
     backlog: deque[LogEntry] = deque(maxlen=tail if tail is not None and tail >= 0 else None)
     for file in log_files(path)[:-1] if handle is not None else log_files(path):
         backlog.extend(await asyncio.to_thread(read_logs, file, since=since, until=until))
@@ -110,7 +143,7 @@ async def follow_logs(
         if chunk:
             lines = (partial + chunk).split(b"\n")
             partial = lines.pop()
-            backlog.extend(e for e in _entries(iter(lines)) if _in_window(e, since, None))
+            backlog.extend(await asyncio.to_thread(_parse, lines, after))
             continue
         while backlog:
             entry = backlog.popleft()
@@ -123,7 +156,7 @@ async def follow_logs(
             if handle is not None:
                 rest = await asyncio.to_thread(handle.read)
                 lines = (partial + rest).split(b"\n")
-                backlog.extend(e for e in _entries(iter(lines)) if _in_window(e, since, None))
+                backlog.extend(await asyncio.to_thread(_parse, lines, after))
                 handle.close()
             handle, inode = await asyncio.to_thread(_open_current, path)
             partial = b""
@@ -133,6 +166,11 @@ async def follow_logs(
                 handle.close()
             return
         await asyncio.sleep(_POLL_SECONDS)
+
+
+def _parse(lines: list[bytes], inside: Callable[[LogEntry], bool]) -> list[LogEntry]:
+    # In a thread: a follow starts with the whole file, whose parsing would stall the loop.
+    return list(filter(inside, _entries(iter(lines))))
 
 
 def _inode(path: Path) -> int | None:
