@@ -7,6 +7,8 @@ from collections.abc import Awaitable
 from textual.dom import DOMNode
 from textual.worker import Worker
 
+from engine.errors import BerthError
+
 
 def run_engine_task(
     node: DOMNode,
@@ -25,3 +27,10 @@ def run_engine_task(
     return node.app.run_worker(
         work, group=group, description=description, exclusive=exclusive, exit_on_error=False
     )
+
+
+def describe_error(error: BaseException | None) -> str:
+    """The one line a user sees for a failure: the engine's own message, or the bug named."""
+    if isinstance(error, BerthError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"

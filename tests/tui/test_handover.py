@@ -29,7 +29,7 @@ async def test_a_attaches_and_e_execs_a_shell(engine, berth_ok):
     async with app.run_test(size=SIZE, message_hook=recorder) as pilot:
         await settle(pilot)
         select(app, "containers", "shell")
-        await pilot.press("A")
+        await pilot.press("a")
         await settle(pilot)
         await pilot.press("e")
         await settle(pilot)
@@ -40,7 +40,7 @@ async def test_a_attaches_and_e_execs_a_shell(engine, berth_ok):
         assert recorder.texts("information") == ["Detached from shell; it keeps running"] * 2
         # A stopped container has nothing to attach to: the keys do nothing.
         select(app, "containers", "idle")
-        await pilot.press("A", "e")
+        await pilot.press("a", "e")
         await settle(pilot)
         assert len(terminal.requests) == 2
 

@@ -54,7 +54,7 @@ def tui(engine) -> Iterator[Tmux]:
 def test_attach_and_exec_hand_the_terminal_over_and_back(engine, berth_ok, tui):
     berth_ok("run", "-d", "-t", "-i", "--name", "shell", "busybox", "sh")
     tui.wait_for("Up ")
-    tui.keys("A")
+    tui.keys("a")
     tui.wait_for("Detach with Ctrl-P Ctrl-Q")
     tui.keys("echo hello-$((20+22))", "Enter")
     tui.wait_for("hello-42")

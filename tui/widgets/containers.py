@@ -1,81 +1,136 @@
-"""The home view: every container, as ``docker ps -a`` lists them, live."""
+"""The home view: every container, as ``docker ps -a`` lists them, with live usage."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import shlex
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from textual.binding import Binding
 
 from engine.api import Engine
 from engine.containers.model import Container
+from engine.network.model import PortMapping
+from engine.stats.reading import ContainerStats
 from tui.handover import DETACH_HINT, SHELL, HandOver, HandOverFn
 from tui.rows import CONTAINER_COLUMNS, Row, container_row
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.inspect import InspectScreen
 from tui.screens.logs import LogsScreen
+from tui.screens.prompt import PromptScreen
 from tui.widgets.engine_table import EngineTable
-from tui.workers import run_engine_task
+from tui.workers import describe_error, run_engine_task
 
 _KILL_SETTLE_SECONDS = 2.0
 
+# Which containers an action applies to; None: any container.
+_APPLIES: dict[str, Callable[[Container], bool] | None] = {
+    "remove": None,
+    "inspect": None,
+    "logs": None,
+    "start": lambda container: not container.running,
+    "pause": lambda container: container.state in ("running", "paused"),
+    **dict.fromkeys(
+        ("kill", "stop", "restart", "attach", "exec_shell", "exec_command"),
+        lambda container: container.running,
+    ),
+}
+# Actions on the cursor's row only, marks or not: a terminal holds one session at a time.
+_SINGLE = {"inspect", "attach", "exec_shell", "exec_command"}
+
 
 class ContainersView(EngineTable):
-    """Containers, newest first; remove, kill and inspect the one under the cursor."""
+    """Containers, newest first; actions apply to the marked ones, else the cursor's."""
 
     COLUMNS = CONTAINER_COLUMNS
     EMPTY_TEXT = "No containers yet — try: berth run -d --name web busybox sleep 600"
+    # k9s's and lazydocker's keys where they agree (a attach, l logs, d remove, / filter);
+    # j/k/g/G move (tui.widgets.table), so Kill is k9s's ctrl+k.
     BINDINGS = [
-        Binding("a", "toggle_all", "All", id="containers.toggle-all"),
         Binding("s", "start", "Start", id="containers.start"),
         Binding("x", "stop", "Stop", id="containers.stop"),
-        Binding("R", "restart", "Restart", id="containers.restart"),
+        Binding("r", "restart", "Restart", id="containers.restart"),
         Binding("p", "pause", "Pause", id="containers.pause"),
-        Binding("d", "remove", "Remove", id="containers.remove"),
-        Binding("k", "kill", "Kill", id="containers.kill"),
-        Binding("i", "inspect", "Inspect", id="containers.inspect"),
-        Binding("l", "logs", "Logs", id="containers.logs"),
-        Binding("A", "attach", "Attach", id="containers.attach"),
+        Binding("d,ctrl+d", "remove", "Remove", id="containers.remove"),
+        Binding("ctrl+k", "kill", "Kill", id="containers.kill", show=False),
+        Binding("l,m", "logs", "Logs", id="containers.logs"),
+        Binding("a", "attach", "Attach", id="containers.attach"),
         Binding("e", "exec_shell", "Shell", id="containers.exec-shell"),
-        Binding("r", "reload", "Refresh", id="containers.refresh", show=False),
+        Binding("E", "exec_command", "Exec…", id="containers.exec-command", show=False),
+        Binding("i", "inspect", "Inspect", id="containers.inspect", show=False),
+        Binding("A", "toggle_all", "All/running", id="containers.toggle-all", show=False),
+        Binding("ctrl+r", "reload", "Refresh", id="containers.refresh", show=False),
     ]
 
-    def __init__(self, engine: Engine, hand_over: HandOverFn, *, id: str = "containers") -> None:
-        super().__init__(engine, id=id)
+    def __init__(
+        self, engine: Engine, hand_over: HandOverFn, *, id: str = "containers",
+        refresh: float | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(engine, id=id, refresh=refresh)
         self.hand_over = hand_over
         self.show_all = True  # Docker's `ps` lists running ones; a UI wants to see all
+        self.exec_command = ""  # the last command run with E; empty: bash, else sh
         self._containers: dict[str, Container] = {}
+        self._ports: dict[str, list[PortMapping]] = {}
+        self._stats: dict[str, ContainerStats] = {}
+
+    # -- rows ------------------------------------------------------------------------
 
     async def fetch(self) -> list[Row]:
         containers = await self.engine.containers.list(all=self.show_all)
+        self._ports = await self.engine.networks.all_ports()
         self._containers = {container.id: container for container in containers}
+        return self._build_rows()
+
+    def _build_rows(self) -> list[Row]:
         now = time.time()
-        return [container_row(container, now) for container in containers]
+        return [
+            container_row(c, now, self._stats.get(c.id), self._ports.get(c.id, ()))
+            for c in self._containers.values()
+        ]
 
     def caption(self) -> str:
         kind = "All containers" if self.show_all else "Running containers"
         return f"{kind} · {len(self._containers)}"
+
+    def live_changed(self, live: bool) -> None:
+        # CPU and memory come from the engine's shared stats stream, read only while shown.
+        group = f"feed-stats-{self.id}"  # "feed-": runs until cancelled
+        running = any(not w.is_finished for w in self.app.workers if w.group == group)
+        if live and not running:
+            run_engine_task(self, self._follow_stats(), group=group, description="Reading stats")
+        elif not live and running:
+            self.app.workers.cancel_group(self.app, group)
+
+    async def _follow_stats(self) -> None:
+        ticks = self.engine.stats.stream(interval=self.refresh_seconds)
+        async with contextlib.aclosing(ticks):
+            async for tick in ticks:
+                self._stats = {sample.id: sample for sample in tick}
+                self.show_rows(self._build_rows())
 
     @property
     def selected(self) -> Container | None:
         key = self.selected_key
         return None if key is None else self._containers.get(key)
 
+    def targets(self, action: str) -> list[Container]:
+        """The containers ``action`` would act on now (marked ones it applies to)."""
+        keys = [self.selected_key] if action in _SINGLE else self.target_keys
+        containers = [self._containers[key] for key in keys if key in self._containers]
+        applies = _APPLIES.get(action)
+        return [c for c in containers if applies is None or applies(c)]
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # None shows the key greyed out in the footer: there is nothing for it to act on.
-        container = self.selected
-        if action in ("remove", "inspect", "logs"):
-            return True if container else None
-        if action in ("kill", "stop", "restart", "attach", "exec_shell"):
-            return True if container and container.running else None
-        if action == "start":
-            return True if container and not container.running else None
-        if action == "pause":
-            return True if container and container.state in ("running", "paused") else None
+        if action in _APPLIES:
+            return True if self.targets(action) else None
         return True
+
+    # -- actions ---------------------------------------------------------------------
 
     def action_reload(self) -> None:
         self.reload()
@@ -85,77 +140,96 @@ class ContainersView(EngineTable):
         self.reload()
 
     def action_remove(self) -> None:
-        container = self.selected
-        if container is None:
+        containers = self.targets("remove")
+        if not containers:
             return
-        question = (
-            f"{container.name} is running. Kill it and remove it?"
-            if container.running
-            else f"Remove container {container.name}?"
-        )
+        running = [c for c in containers if c.running]
+        if len(containers) == 1:
+            what = containers[0].name
+            question = (
+                f"{what} is running. Kill it and remove it?"
+                if running
+                else f"Remove container {what}?"
+            )
+        else:
+            what = f"{len(containers)} containers"
+            question = f"Remove {what}: {', '.join(c.name for c in containers)}?"
+            if running:
+                question += f" {len(running)} running will be killed."
 
         def removal_confirmed(confirmed: bool | None) -> None:
             if confirmed:
-                self._run(self._remove(container), f"Removing {container.name}")
+                # A running container was confirmed as "kill and remove", as `rm -f` does.
+                self._bulk(containers, "Removing", "Removed", self._remove_one)
 
         self.app.push_screen(ConfirmScreen(question, "Remove"), removal_confirmed)
 
-    async def _remove(self, container: Container) -> None:
-        try:
-            # A running container was confirmed as "kill and remove", as `rm -f` does.
-            await self.engine.containers.remove(container.id, force=container.running)
-            self.notify(f"Removed {container.name}", markup=False)
-        finally:
-            self.reload()  # also when it failed: the row may be stale (removed elsewhere)
+    async def _remove_one(self, container_id: str) -> object:
+        return await self.engine.containers.remove(container_id, force=True)
 
     def action_kill(self) -> None:
-        container = self.selected
-        if container is not None:
-            self._run(self._kill(container), f"Killing {container.name}")
+        self._bulk(self.targets("kill"), "Killing", "Killed", self._kill_one)
 
-    async def _kill(self, container: Container) -> None:
-        try:
-            await self.engine.containers.kill(container.id, int(signal.SIGKILL))
-            # The signal is sent, the exit not yet recorded: wait a moment so the row reads
-            # "Exited (137)" now, not at the next poll. A paused container (its process is
-            # frozen) or one with a restart policy may not stop, hence the bound.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(_KILL_SETTLE_SECONDS):
-                    await self.engine.containers.wait(container.id)
-            self.notify(f"Killed {container.name}", markup=False)
-        finally:
-            self.reload()
+    async def _kill_one(self, container_id: str) -> None:
+        await self.engine.containers.kill(container_id, int(signal.SIGKILL))
+        # The signal is sent, the exit not yet recorded: wait a moment so the row reads
+        # "Exited (137)" now, not at the next poll. A paused container (its process is
+        # frozen) or one with a restart policy may not stop, hence the bound.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_KILL_SETTLE_SECONDS):
+                await self.engine.containers.wait(container_id)
 
     def action_start(self) -> None:
-        self._lifecycle("Starting", "Started", self.engine.containers.start)
+        self._bulk(self.targets("start"), "Starting", "Started", self.engine.containers.start)
 
     def action_stop(self) -> None:
-        self._lifecycle("Stopping", "Stopped", self.engine.containers.stop)
+        self._bulk(self.targets("stop"), "Stopping", "Stopped", self.engine.containers.stop)
 
     def action_restart(self) -> None:
-        self._lifecycle("Restarting", "Restarted", self.engine.containers.restart)
+        containers = self.targets("restart")
+        self._bulk(containers, "Restarting", "Restarted", self.engine.containers.restart)
 
     def action_pause(self) -> None:
-        container = self.selected
-        if container is not None and container.state == "paused":
-            self._lifecycle("Unpausing", "Unpaused", self.engine.containers.unpause)
-        else:
-            self._lifecycle("Pausing", "Paused", self.engine.containers.pause)
+        # Toggles each: a mix of paused and running containers swaps both ways.
+        containers = self.targets("pause")
 
-    def _lifecycle(self, doing: str, done: str, call: Callable[[str], Awaitable[object]]) -> None:
-        """Run one lifecycle call on the selected container, then refresh its row."""
-        container = self.selected
-        if container is None:
+        async def toggle(container_id: str) -> object:
+            if self._containers[container_id].state == "paused":
+                return await self.engine.containers.unpause(container_id)
+            return await self.engine.containers.pause(container_id)
+
+        self._bulk(containers, "Pausing/unpausing", "Paused/unpaused", toggle)
+
+    def _bulk(
+        self, containers: Sequence[Container], doing: str, done: str,
+        call: Callable[[str], Awaitable[object]],
+    ) -> None:  # fmt: skip
+        """Run ``call`` on every container at once (as `docker stop a b` does), then refresh.
+
+        Each failure is its own notification, naming the container; the others go on.
+        """
+        if not containers:
             return
+        names = ", ".join(c.name for c in containers)
 
         async def work() -> None:
             try:
-                await call(container.id)
-                self.notify(f"{done} {container.name}", markup=False)
+                results = await asyncio.gather(
+                    *(call(c.id) for c in containers), return_exceptions=True
+                )
             finally:
+                self.marked.clear()
                 self.reload()
+            outcomes = list(zip(containers, results, strict=True))
+            succeeded = [c.name for c, r in outcomes if not isinstance(r, Exception)]
+            if succeeded:
+                self.notify(f"{done} {', '.join(succeeded)}", markup=False)
+            for container, result in outcomes:
+                if isinstance(result, Exception):
+                    title = f"{doing} {container.name}"
+                    self.notify(describe_error(result), title=title, severity="error", markup=False)
 
-        self._run(work(), f"{doing} {container.name}")
+        self._run(work(), f"{doing} {names}")
 
     def action_inspect(self) -> None:
         container = self.selected
@@ -167,9 +241,9 @@ class ContainersView(EngineTable):
         self.app.push_screen(InspectScreen(f"Container {container.name}", document))
 
     def action_logs(self) -> None:
-        container = self.selected
-        if container is not None:
-            self.app.push_screen(LogsScreen(self.engine, container))
+        containers = self.targets("logs")
+        if containers:
+            self.app.push_screen(LogsScreen(self.engine, containers))
 
     def action_attach(self) -> None:
         container = self.selected
@@ -181,9 +255,30 @@ class ContainersView(EngineTable):
     def action_exec_shell(self) -> None:
         container = self.selected
         if container is not None:
-            notice = f"A shell in {container.name}. Exit it, or detach with {DETACH_HINT}."
-            request = HandOver(container.id, container.name, True, SHELL, notice)
-            self._run(self._session(request), f"Running a shell in {container.name}")
+            self._exec(container, SHELL)
+
+    def action_exec_command(self) -> None:
+        """Ask which command to run (a shell of the user's choice), then run it with a TTY."""
+        container = self.selected
+        if container is None:
+            return
+
+        def chosen(command: str | None) -> None:
+            if command:
+                self.exec_command = command
+                self._exec(container, tuple(shlex.split(command)))
+
+        question = f"Run in {container.name} (with a terminal):"
+        prompt = PromptScreen(question, self.exec_command, "e.g. /bin/ash, bash -l, top")
+        self.app.push_screen(prompt, chosen)
+
+    def _exec(self, container: Container, command: tuple[str, ...]) -> None:
+        notice = f"{' '.join(command) if command != SHELL else 'A shell'} in {container.name}."
+        request = HandOver(
+            container.id, container.name, True, command,
+            f"{notice} Exit it, or detach with {DETACH_HINT}.",
+        )  # fmt: skip
+        self._run(self._session(request), f"Running {command[0]} in {container.name}")
 
     async def _session(self, request: HandOver) -> None:
         try:

@@ -1,45 +1,71 @@
-"""A live table of engine objects, the shape both the containers and images views share."""
+"""A live table of engine objects, the shape both the containers and images views share.
+
+Rows come from the engine (``fetch``); what the user sees of them is the table's own
+business: a filter (``/``), a sort column (``o``, ``O`` or a click on a header) and marks
+(``space``) for actions on several rows at once.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker
 
 from engine.api import Engine
 from tui.rows import Row
+from tui.widgets.table import Table
 from tui.workers import run_engine_task
+
+MARK = "● "
 
 
 class EngineTable(Vertical):
     """Polls the engine while it is on screen and keeps the cursor on the same row.
 
     Subclasses give the columns, the empty-state text and ``fetch``; they act on
-    ``selected_key``, the key of the row under the cursor.
+    ``selected_key`` (the row under the cursor) or ``target_keys`` (the marked rows, or
+    else the one under the cursor).
     """
 
-    POLL_SECONDS = 2.0
+    DEFAULT_REFRESH = 1.0  # seconds between polls, unless the app's config says otherwise
     COLUMNS: Sequence[str] = ()
     EMPTY_TEXT = ""
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", id="table.filter"),
+        Binding("o", "sort(1)", "Sort", id="table.sort", show=False),
+        Binding("O", "sort(-1)", "Sort back", id="table.sort-back", show=False),
+        Binding("space", "mark", "Mark", id="table.mark"),
+        Binding("escape", "clear", "Clear", id="table.clear", show=False),
+    ]
 
-    def __init__(self, engine: Engine, *, id: str) -> None:
+    def __init__(self, engine: Engine, *, id: str, refresh: float | None = None) -> None:
         super().__init__(id=id)
         self.engine = engine
+        self.refresh_seconds = refresh or self.DEFAULT_REFRESH
+        self.filter_text = ""
+        self.sort_column: int | None = None  # None: the engine's order
+        self.sort_reverse = False
+        self.marked: set[str] = set()
+        self._rows: list[Row] = []  # as fetched, before filter and sort
         self._loading: Worker[object] | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(classes="caption")
-        yield DataTable(cursor_type="row", zebra_stripes=True)
+        yield Static(classes="caption", markup=False)
+        yield Input(classes="filter", placeholder="Filter rows (Enter keeps it, Escape clears)")
+        yield Table(cursor_type="row", zebra_stripes=True)
         yield Static(self.EMPTY_TEXT, classes="empty-state", markup=False)
 
     def on_mount(self) -> None:
+        self.query_one(".filter", Input).display = False
         for column in self.COLUMNS:
             self.table.add_column(column, key=column)
-        self.set_interval(self.POLL_SECONDS, self._poll)
+        self.set_interval(self.refresh_seconds, self._poll)
 
     @property
     def table(self) -> DataTable:
@@ -52,12 +78,20 @@ class EngineTable(Vertical):
             return None
         return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
 
+    @property
+    def target_keys(self) -> list[str]:
+        """What an action applies to: the marked rows in table order, or the cursor's row."""
+        if self.marked:
+            return [key.value for key in self.table.rows if key.value in self.marked]
+        key = self.selected_key
+        return [] if key is None else [key]
+
     async def fetch(self) -> list[Row]:
-        """The rows to show now, in order; called in a worker."""
+        """The rows to show now, in the engine's order; called in a worker."""
         raise NotImplementedError
 
     def caption(self) -> str:
-        """The line above the table."""
+        """What the rows are, for the line above the table."""
         raise NotImplementedError
 
     def reload(self) -> None:
@@ -73,28 +107,59 @@ class EngineTable(Vertical):
     def _poll(self) -> None:
         # As dolphie does: the next poll starts only after the previous one finished, and
         # nothing is fetched for a hidden tab or under a modal.
-        if self._loading is not None and not self._loading.is_finished:
-            return
-        if self.screen is not self.app.screen or not self._on_visible_tab():
+        live = self.screen is self.app.screen and self._on_visible_tab()
+        self.live_changed(live)
+        if not live or (self._loading is not None and not self._loading.is_finished):
             return
         self.reload()
+
+    def live_changed(self, live: bool) -> None:
+        """Called each poll: whether the view is on screen; a subclass starts or stops feeds."""
 
     def _on_visible_tab(self) -> bool:
         # TabbedContent hides an inactive pane with display: none on the pane, not on us.
         return all(node.display for node in self.ancestors_with_self)
 
     async def _load(self) -> None:
-        self._show(await self.fetch())
+        self.show_rows(await self.fetch())
 
-    def _show(self, rows: list[Row]) -> None:
+    def show_rows(self, rows: list[Row]) -> None:
+        """Show ``rows`` (the engine's order) through the filter, sort and marks in effect."""
+        self._rows = rows
+        self.marked &= {row.key for row in rows}  # a mark goes with its row
+        shown = self._arranged(rows)
         table = self.table
-        if [row.key for row in rows] == [key.value for key in table.rows]:
-            self._update_cells(rows)
+        if [row.key for row in shown] == [key.value for key in table.rows]:
+            self._update_cells(shown)
         else:
-            self._rebuild(rows)
+            self._rebuild(shown)
         self.set_class(not rows, "-empty")
-        self.query_one(".caption", Static).update(self.caption())
+        self.query_one(".caption", Static).update(self._caption_line(len(shown)))
         self.refresh_bindings()
+
+    def _arranged(self, rows: list[Row]) -> list[Row]:
+        needle = self.filter_text.casefold()
+        shown = [row for row in rows if needle in row.text().casefold()]
+        if self.sort_column is not None:
+            column = self.sort_column
+            shown.sort(key=lambda row: row.sort_value(column), reverse=self.sort_reverse)
+        return [self._with_mark(row) if row.key in self.marked else row for row in shown]
+
+    def _with_mark(self, row: Row) -> Row:
+        accent = self.app.theme_variables.get("accent", "magenta")
+        first = Text.assemble((MARK, f"bold {accent}"), row.cells[0])
+        return Row(row.key, (first, *row.cells[1:]), row.order)
+
+    def _caption_line(self, shown: int) -> str:
+        parts = [self.caption()]
+        if self.filter_text:
+            parts.append(f"filter “{self.filter_text}”: {shown} shown (Escape clears)")
+        if self.sort_column is not None:
+            arrow = "descending" if self.sort_reverse else "ascending"
+            parts.append(f"sorted by {self.COLUMNS[self.sort_column]}, {arrow}")
+        if self.marked:
+            parts.append(f"{len(self.marked)} marked")
+        return " · ".join(parts)
 
     def _update_cells(self, rows: list[Row]) -> None:
         # Same rows in the same order (the usual poll): update in place, so the cursor
@@ -118,6 +183,66 @@ class EngineTable(Vertical):
             index = table.get_row_index(selected)
         # A vanished row leaves the cursor at its old place, now its neighbour's.
         table.move_cursor(row=min(index, table.row_count - 1), animate=False)
+
+    def _rearrange(self) -> None:
+        self.show_rows(self._rows)
+
+    # -- the user's arrangement ---------------------------------------------------
+
+    def action_filter(self) -> None:
+        field = self.query_one(".filter", Input)
+        field.value = self.filter_text
+        field.display = True
+        field.focus()
+
+    @on(Input.Changed, ".filter")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self._rearrange()
+
+    @on(Input.Submitted, ".filter")
+    def _filter_kept(self) -> None:
+        self.query_one(".filter", Input).display = bool(self.filter_text)
+        self.table.focus()
+
+    def action_clear(self) -> None:
+        """Escape: drop the filter, then the marks."""
+        field = self.query_one(".filter", Input)
+        if self.filter_text or field.display:
+            self.filter_text = ""
+            field.value = ""
+            field.display = False
+            self.table.focus()
+        else:
+            self.marked.clear()
+        self._rearrange()
+
+    def action_sort(self, step: int) -> None:
+        """The next (``o``) or previous (``O``) column to sort by; past the last, none."""
+        positions: list[int | None] = [None, *range(len(self.COLUMNS))]
+        index = positions.index(self.sort_column)
+        self.sort_column = positions[(index + step) % len(positions)]
+        self.sort_reverse = False
+        self._rearrange()
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        # A click sorts by that column; a second click on it turns the order round.
+        if self.sort_column == event.column_index:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_column, self.sort_reverse = event.column_index, False
+        self._rearrange()
+
+    def action_mark(self) -> None:
+        key = self.selected_key
+        if key is None:
+            return
+        self.marked ^= {key}
+        self._rearrange()
+        table = self.table
+        if table.cursor_row < table.row_count - 1:  # as k9s: mark and move on
+            table.move_cursor(row=table.cursor_row + 1)
 
     @on(DataTable.RowHighlighted)
     def _selection_moved(self) -> None:

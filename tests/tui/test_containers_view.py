@@ -1,0 +1,163 @@
+"""The containers view's own arrangement: filter, sort, marks for bulk actions, and the
+CPU, memory and ports columns fed by the engine's stats stream."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+from engine.attach.terminal import SessionEnd
+from tests.conftest import cgroup_dirs
+from tests.tui.test_app import SIZE, make_app, names, rows, select, settle
+from tests.tui.test_handover import FakeTerminal
+from tui.app import BerthApp
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.logs import LogsScreen
+from tui.screens.prompt import PromptScreen
+
+SLEEPER = ("busybox", "sleep", "600")
+
+
+def column(app: BerthApp, name: str) -> int:
+    table = app.query_one("#containers DataTable", DataTable)
+    return [str(c.label) for c in table.columns.values()].index(name)
+
+
+def cell(app: BerthApp, container: str, name: str) -> str:
+    return {row[0]: row for row in rows(app, "containers")}[container][column(app, name)]
+
+
+async def wait_until(pilot: Pilot, condition, seconds: float = 10.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():
+            await pilot.pause(0.1)
+
+
+async def test_slash_filters_rows_and_escape_clears(engine, berth_ok):
+    for name in ("web-1", "web-2", "db"):
+        berth_ok("create", "--name", name, "busybox", "true")
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", "w", "e", "b")
+        assert sorted(names(app)) == ["web-1", "web-2"]
+        await pilot.press("enter")  # kept while the table has the keys again
+        await settle(pilot)
+        assert sorted(names(app)) == ["web-1", "web-2"]
+        assert "filter “web”: 2 shown" in str(app.query_one("#containers .caption").render())
+        await pilot.press("escape")
+        await settle(pilot)
+        assert sorted(names(app)) == ["db", "web-1", "web-2"]
+
+
+async def test_o_sorts_by_each_column_and_a_header_click_reverses(engine, berth_ok):
+    for name in ("bravo", "alpha", "charlie"):
+        berth_ok("create", "--name", name, "busybox", "true")
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert names(app) == ["charlie", "alpha", "bravo"]  # newest first, as ps
+        await pilot.press("o")  # NAME
+        assert names(app) == ["alpha", "bravo", "charlie"]
+        await pilot.click("#containers DataTable", offset=(2, 0))  # NAME's header
+        await pilot.pause()
+        assert names(app) == ["charlie", "bravo", "alpha"]
+        await pilot.press("O")  # back to the engine's order
+        assert names(app) == ["charlie", "alpha", "bravo"]
+
+
+async def test_marked_containers_stop_and_remove_together(engine, berth_ok):
+    for name in ("one", "two", "three"):
+        berth_ok("run", "-d", "--name", name, *SLEEPER)
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        select(app, "containers", "two")
+        await pilot.press("space", "space")  # marks two, then one (the cursor moves on)
+        assert "2 marked" in str(app.query_one("#containers .caption").render())
+        await pilot.press("x")
+        await settle(pilot)
+        states = {c.name: c.state for c in await engine.containers.list(all=True)}
+        assert states == {"one": "exited", "two": "exited", "three": "running"}
+        assert app.query_one("#containers").marked == set()  # a bulk action spends them
+        select(app, "containers", "two")
+        await pilot.press("space", "space", "d")
+        assert isinstance(app.screen, ConfirmScreen)
+        question = str(app.screen.query_one("#confirm-question").render())
+        assert "Remove 2 containers: two, one" in question
+        await pilot.press("y")
+        await settle(pilot)
+        assert names(app) == ["three"]
+        assert [c.name for c in await engine.containers.list(all=True)] == ["three"]
+
+
+async def test_l_with_marks_opens_their_merged_logs(engine, berth_ok):
+    for name in ("left", "right"):
+        berth_ok("run", "-d", "--name", name, *SLEEPER)
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        select(app, "containers", "right")
+        await pilot.press("space", "space", "l")
+        assert isinstance(app.screen, LogsScreen)
+        assert sorted(c.name for c in app.screen.containers) == ["left", "right"]
+
+
+async def test_cpu_memory_and_ports_columns_are_live(engine, berth_ok):
+    # 32 MiB in a tmpfs is charged to the container's memory cgroup and is not file cache.
+    berth_ok("run", "-d", "--name", "hog", "--network", "none", "busybox", "sh", "-c",
+             "head -c 33554432 /dev/zero > /dev/shm/fill; sleep 600")  # fmt: skip
+    berth_ok("run", "-d", "--name", "web", "-p", "127.0.0.1:18089:80", *SLEEPER)
+    hog = await engine.containers.get("hog")
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert cell(app, "web", "PORTS") == "127.0.0.1:18089->80/tcp"
+        await wait_until(pilot, lambda: cell(app, "hog", "CPU %") != "—")
+        assert cell(app, "hog", "CPU %").endswith("%")
+        memory = _mebibytes(cell(app, "hog", "MEM"))
+        assert memory >= 32
+        kernel = _cgroup_memory_mib(hog.id)
+        assert abs(memory - kernel) <= 0.05 * kernel + 1
+
+
+async def test_capital_e_runs_the_command_the_user_chooses(engine, berth_ok):
+    berth_ok("run", "-d", "--name", "box", *SLEEPER)
+    terminal = FakeTerminal(SessionEnd(exit_code=0, detached=False))
+    app = BerthApp(engine, hand_over=terminal)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("E")
+        assert isinstance(app.screen, PromptScreen)
+        for key in "ash -l":
+            await pilot.press("space" if key == " " else key)
+        await pilot.press("enter")
+        await settle(pilot)
+        [request] = terminal.requests
+        assert (request.command, request.tty) == (("ash", "-l"), True)
+
+
+def _mebibytes(text: str) -> float:
+    units = {"B": 1 / 2**20, "KiB": 1 / 1024, "MiB": 1.0, "GiB": 1024.0}
+    for unit in sorted(units, key=len, reverse=True):
+        if text.endswith(unit):
+            return float(text.removesuffix(unit)) * units[unit]
+    raise AssertionError(f"not a size: {text!r}")
+
+
+def _cgroup_memory_mib(container_id: str) -> float:
+    """Docker's figure from the kernel's files: usage less inactive file cache."""
+    for directory in cgroup_dirs(container_id):
+        for usage_name, stat_name, inactive in (
+            ("memory.current", "memory.stat", "inactive_file"),
+            ("memory.usage_in_bytes", "memory.stat", "total_inactive_file"),
+        ):
+            if (directory / usage_name).exists():
+                usage = int((directory / usage_name).read_text())
+                stat = dict(
+                    line.split() for line in (directory / stat_name).read_text().splitlines()
+                )
+                return (usage - int(stat.get(inactive, 0))) / 2**20
+    raise AssertionError("no memory cgroup found")
