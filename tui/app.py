@@ -135,7 +135,7 @@ class BerthApp(App[None]):
 
     def action_stats(self) -> None:
         if not isinstance(self.screen, StatsScreen):
-            self.push_screen(StatsScreen(self.engine))
+            self.push_screen(StatsScreen(self.engine, self.config.refresh))
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:

@@ -19,12 +19,12 @@ from engine.timestamps import parse
 Cell = str | Text
 SortValue = str | float | tuple[float, float]
 
-CONTAINER_COLUMNS = (
-    "NAME", "CONTAINER ID", "IMAGE", "COMMAND", "STATUS", "CPU %", "MEM", "PORTS", "CREATED",
-)  # fmt: skip
+# No CREATED: STATUS says how long it has been up or down, and 120 columns are full;
+# the engine's order (newest first) is the table's order until the user sorts.
+CONTAINER_COLUMNS = ("NAME", "CONTAINER ID", "IMAGE", "COMMAND", "STATUS", "CPU %", "MEM", "PORTS")
 IMAGE_COLUMNS = ("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "CONTAINERS")
 
-_COMMAND_WIDTH = 20  # as `docker ps` truncates it
+_COMMAND_WIDTH = 16  # `docker ps` cuts at 20; the TUI has CPU, MEM and PORTS to fit in 120
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,6 @@ def container_row(
     command = " ".join(container.args)
     if len(command) > _COMMAND_WIDTH:
         command = command[: _COMMAND_WIDTH - 1] + "…"
-    created = parse(container.created)
     cpu = stats.cpu_percent if stats and stats.running else None
     memory = stats.memory_usage if stats and stats.running else None
     cells = (
@@ -71,7 +70,6 @@ def container_row(
         "—" if cpu is None else f"{cpu:.1f}%",
         "—" if memory is None else humanize.binary_size(memory),
         ", ".join(str(mapping) for mapping in ports),
-        _ago(created, now),
     )
     order = (
         container.name,
@@ -83,7 +81,6 @@ def container_row(
         -1.0 if cpu is None else cpu,
         -1 if memory is None else memory,
         cells[7],
-        created,
     )
     return Row(container.id, cells, order)
 

@@ -10,7 +10,7 @@ from textual.widgets import DataTable
 
 from engine.attach.terminal import SessionEnd
 from tests.conftest import cgroup_dirs
-from tests.tui.test_app import SIZE, make_app, names, rows, select, settle
+from tests.tui.test_app import SIZE, make_app, names, rows, screenshot, select, settle
 from tests.tui.test_handover import FakeTerminal
 from tui.app import BerthApp
 from tui.screens.confirm import ConfirmScreen
@@ -109,7 +109,8 @@ async def test_cpu_memory_and_ports_columns_are_live(engine, berth_ok):
     # 32 MiB in a tmpfs is charged to the container's memory cgroup and is not file cache.
     berth_ok("run", "-d", "--name", "hog", "--network", "none", "busybox", "sh", "-c",
              "head -c 33554432 /dev/zero > /dev/shm/fill; sleep 600")  # fmt: skip
-    berth_ok("run", "-d", "--name", "web", "-p", "127.0.0.1:18089:80", *SLEEPER)
+    berth_ok("run", "-d", "--name", "web", "-p", "127.0.0.1:18089:80", "busybox", "httpd", "-f")
+    berth_ok("run", "--name", "migrate", "busybox", "true")
     hog = await engine.containers.get("hog")
     app = make_app(engine)
     async with app.run_test(size=SIZE) as pilot:
@@ -121,6 +122,9 @@ async def test_cpu_memory_and_ports_columns_are_live(engine, berth_ok):
         assert memory >= 32
         kernel = _cgroup_memory_mib(hog.id)
         assert abs(memory - kernel) <= 0.05 * kernel + 1
+        select(app, "containers", "web")
+        await pilot.pause()
+        screenshot(app, "containers")
 
 
 async def test_capital_e_runs_the_command_the_user_chooses(engine, berth_ok):

@@ -6,17 +6,18 @@ import asyncio
 
 from textual.widgets import Sparkline
 
-from tests.tui.test_app import SIZE, make_app, screenshot, settle
+from tests.tui.test_app import SIZE, screenshot, settle
+from tui.app import BerthApp
+from tui.config import TuiConfig
 from tui.screens.stats import StatsCard, StatsScreen
 
 
-async def test_stats_shows_every_running_container(engine, berth_ok, monkeypatch):
-    monkeypatch.setattr(StatsScreen, "INTERVAL", 0.2)
+async def test_stats_shows_every_running_container(engine, berth_ok):
     berth_ok("run", "-d", "--name", "web", "busybox", "sleep", "600")
     berth_ok("run", "-d", "--name", "cruncher", "-m", "64m", "busybox", "sh", "-c",
              "while true; do :; done")  # fmt: skip
     berth_ok("create", "--name", "idle", "busybox", "true")  # not running: not shown
-    app = make_app(engine)
+    app = BerthApp(engine, config=TuiConfig(refresh=0.2))  # ticks as the config sets
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("S")

@@ -78,12 +78,12 @@ class StatsCard(Vertical):
 class StatsScreen(Screen[None]):
     """Fed by one ``engine.stats.stream`` while shown; nothing runs while it is hidden."""
 
-    INTERVAL = 1.0  # seconds between ticks
     BINDINGS = [Binding("escape,q", "close", "Close", id="stats.close")]
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, interval: float = 1.0) -> None:
         super().__init__()
         self.engine = engine
+        self.interval = interval  # seconds between ticks
         self.ticks = 0
 
     def compose(self) -> ComposeResult:
@@ -105,7 +105,7 @@ class StatsScreen(Screen[None]):
         self.app.workers.cancel_group(self.app, "stats")
 
     async def _sample(self) -> None:
-        ticks = self.engine.stats.stream(interval=self.INTERVAL)
+        ticks = self.engine.stats.stream(interval=self.interval)
         async with contextlib.aclosing(ticks):
             async for tick in ticks:
                 await self._apply([sample for sample in tick if sample.running])
@@ -126,7 +126,7 @@ class StatsScreen(Screen[None]):
             for sample in tick:
                 cards[sample.id].show(sample, now)
             self.ticks += 1
-            caption = f"{len(tick)} running · every {self.INTERVAL:g} s · Escape closes"
+            caption = f"{len(tick)} running · every {self.interval:g} s · Escape closes"
             self.query_one("#stats-caption", Static).update(caption)
 
     def action_close(self) -> None:

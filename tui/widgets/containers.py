@@ -124,6 +124,10 @@ class ContainersView(EngineTable):
         applies = _APPLIES.get(action)
         return [c for c in containers if applies is None or applies(c)]
 
+    def binding_state(self) -> object:
+        targets = [self._containers.get(key) for key in self.target_keys]
+        return super().binding_state(), [c.state if c else None for c in targets]
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # None shows the key greyed out in the footer: there is nothing for it to act on.
         if action in _APPLIES:

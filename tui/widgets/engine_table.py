@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -54,6 +55,8 @@ class EngineTable(Vertical):
         self.marked: set[str] = set()
         self._rows: list[Row] = []  # as fetched, before filter and sort
         self._loading: Worker[object] | None = None
+        self._caption = ""
+        self._binding_state: object = None
 
     def compose(self) -> ComposeResult:
         yield Static(classes="caption", markup=False)
@@ -134,8 +137,23 @@ class EngineTable(Vertical):
         else:
             self._rebuild(shown)
         self.set_class(not rows, "-empty")
-        self.query_one(".caption", Static).update(self._caption_line(len(shown)))
-        self.refresh_bindings()
+        caption = self._caption_line(len(shown))
+        if caption != self._caption:  # an update re-lays the screen out, even unchanged
+            self._caption = caption
+            self.query_one(".caption", Static).update(caption)
+        self._refresh_bindings_if_changed()
+
+    def binding_state(self) -> object:
+        """What the keys' availability depends on; a subclass adds the targets' states."""
+        return self.selected_key, frozenset(self.marked)
+
+    def _refresh_bindings_if_changed(self) -> None:
+        # The footer is recomposed on every refresh_bindings: only when a key's state may
+        # have changed, not on every tick of the stats stream.
+        state = self.binding_state()
+        if state != self._binding_state:
+            self._binding_state = state
+            self.refresh_bindings()
 
     def _arranged(self, rows: list[Row]) -> list[Row]:
         needle = self.filter_text.casefold()
@@ -166,10 +184,14 @@ class EngineTable(Vertical):
         # and the scroll position stay exactly where the user left them.
         table = self.table
         for row in rows:
-            if tuple(table.get_row(row.key)) != row.cells:
-                for column, value in zip(self.COLUMNS, row.cells, strict=True):
-                    # Widen a column when a cell outgrows it ("Up 5 minutes" -> "Exited (137)").
-                    table.update_cell(row.key, column, value, update_width=True)
+            shown = table.get_row(row.key)
+            for column, old, new in zip(self.COLUMNS, shown, row.cells, strict=True):
+                if old != new:
+                    # Widen a column when a cell outgrows it ("Up 5 minutes" -> "Exited
+                    # (137)"); re-measuring every cell of the column on each change cost
+                    # a quarter of a CPU with 50 containers refreshing.
+                    wider = cell_len(str(new)) > table.columns[column].content_width
+                    table.update_cell(row.key, column, new, update_width=wider)
 
     def _rebuild(self, rows: list[Row]) -> None:
         table = self.table
@@ -247,4 +269,4 @@ class EngineTable(Vertical):
     @on(DataTable.RowHighlighted)
     def _selection_moved(self) -> None:
         # Which actions apply depends on the row (only a running container can be killed).
-        self.refresh_bindings()
+        self._refresh_bindings_if_changed()
