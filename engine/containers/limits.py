@@ -1,8 +1,9 @@
-"""Docker's resource flags on a container: checked as Docker checks them, turned into OCI.
+"""Docker's resource flags on a container: parsed and checked as Docker does, turned into OCI.
 
 The values live on :class:`CreateOptions` under Docker's HostConfig meanings (0 or ""
-is "not set"); this module checks them, fills Docker's defaults, merges ``update``'s
-changes, and writes config.json's ``linux.resources`` and inspect's HostConfig.
+is "not set"); this module parses them from what a user typed, checks them, fills
+Docker's defaults, merges ``update``'s changes, and writes config.json's
+``linux.resources`` and inspect's HostConfig.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import fields, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +20,22 @@ from engine.cgroups.limits import MAX_BLKIO_WEIGHT, MIN_BLKIO_WEIGHT
 from engine.containers.model import CreateOptions
 from engine.errors import ConflictError, InvalidArgumentError
 from engine.runtime import resources
+from engine.units import parse_size
 
-#: the CreateOptions fields that are resource limits: what ``update`` may change
-LIMIT_FIELDS = (
-    "nano_cpus", "cpu_period", "cpu_quota", "cpu_shares", "cpuset_cpus", "cpuset_mems",
-    "memory", "memory_reservation", "memory_swap", "pids_limit", "blkio_weight",
-)  # fmt: skip
+#: Docker's flag for each CreateOptions field that is a resource limit; its messages
+#: name the flag, whichever front end the value was typed into
+FLAGS = {
+    "nano_cpus": "--cpus", "cpu_period": "--cpu-period", "cpu_quota": "--cpu-quota",
+    "cpu_shares": "--cpu-shares", "cpuset_cpus": "--cpuset-cpus",
+    "cpuset_mems": "--cpuset-mems", "memory": "--memory",
+    "memory_reservation": "--memory-reservation", "memory_swap": "--memory-swap",
+    "pids_limit": "--pids-limit", "blkio_weight": "--blkio-weight",
+}  # fmt: skip
+#: the resource limit fields: what ``update`` may change
+LIMIT_FIELDS = tuple(FLAGS)
+#: the fields given as byte sizes ("512m")
+SIZE_FIELDS = ("memory", "memory_reservation", "memory_swap")
+_INTEGER_FIELDS = ("cpu_period", "cpu_quota", "cpu_shares", "pids_limit", "blkio_weight")
 #: Docker's period for --cpus
 DEFAULT_CPU_PERIOD = 100_000
 NANO = 1_000_000_000
@@ -33,6 +45,41 @@ _MIN_PERIOD, _MAX_PERIOD, _MIN_QUOTA = 1000, 1_000_000, 1000
 # Where the host says which CPUs and memory nodes exist.
 _ONLINE_CPUS = Path("/sys/devices/system/cpu/online")
 _ONLINE_NODES = Path("/sys/devices/system/node/online")
+
+
+def parse(field: str, text: str) -> int | str:
+    """The value of limit ``field`` typed as ``text``, read as Docker's client reads its flag:
+    ``--cpus 1.5``, ``--memory 512m``, ``--memory-swap -1``, ``--cpuset-cpus 0-1`` (kept as text).
+
+    Raises InvalidArgumentError worded as Docker's: invalid argument "12x" for "--memory" flag.
+    """
+    try:
+        if field == "nano_cpus":
+            return _nano_cpus(text)
+        if field in _INTEGER_FIELDS:
+            if not text.strip().removeprefix("-").isdigit():
+                raise ValueError("it must be a whole number")
+            return int(text)
+        if field == "memory_swap" and text.strip() == "-1":
+            return -1
+        if field in SIZE_FIELDS:
+            return parse_size(text, f"{FLAGS[field]} value")
+    except (ValueError, InvalidArgumentError) as error:
+        raise InvalidArgumentError(
+            f'invalid argument "{text}" for "{FLAGS[field]}" flag: {error}'
+        ) from None
+    return text
+
+
+def _nano_cpus(text: str) -> int:
+    try:
+        cpus = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"failed to parse {text} as a rational number") from None
+    nano = cpus * NANO
+    if nano.denominator != 1:
+        raise ValueError("value is too precise")
+    return int(nano)
 
 
 def checked(options: CreateOptions) -> CreateOptions:

@@ -6,6 +6,7 @@ These tests and the other modules here also write the README's screenshots
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 from pathlib import Path
@@ -51,11 +52,16 @@ def make_app(engine: Engine) -> BerthApp:
 
 
 async def settle(pilot: Pilot) -> None:
-    """Let the workers in flight finish and their results be drawn."""
-    # Feeds (the containers view's stats stream) run until cancelled: not waited for.
-    calls = [worker for worker in pilot.app.workers if not worker.group.startswith("feed-")]
-    if calls:  # an empty list would mean every worker
-        await pilot.app.workers.wait_for_complete(calls)
+    """Let the workers in flight finish, and what they started in turn, and be drawn.
+
+    A load a newer reload cancelled (a tab switch does) counts as finished; feeds (the
+    containers view's stats stream) run until cancelled: not waited for.
+    """
+    while calls := [
+        worker for worker in pilot.app.workers
+        if not worker.is_finished and not worker.group.startswith("feed-")
+    ]:  # fmt: skip
+        await asyncio.gather(*(worker.wait() for worker in calls), return_exceptions=True)
     await pilot.pause()
 
 

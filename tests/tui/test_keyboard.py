@@ -18,7 +18,7 @@ from textual.widgets import DataTable, OptionList
 
 from engine.api import Engine
 from engine.paths import EnginePaths
-from tests.tui.test_app import SIZE, rows, screenshot, select
+from tests.tui.test_app import SIZE, rows, screenshot, select, settle
 from tui.app import BerthApp
 from tui.commands import BerthCommands
 from tui.config import TuiConfig, load_config
@@ -47,17 +47,6 @@ def make_app(engine: Engine, config: TuiConfig = NO_POLLS) -> BerthApp:
     app = BerthApp(engine, config=config)
     app.animation_level = "none"
     return app
-
-
-async def settle(pilot: Pilot) -> None:
-    """Let the engine calls in flight finish and be drawn.
-
-    A load that a newer reload cancelled counts as finished: test_app's settle would
-    raise WorkerCancelled for it.
-    """
-    while unfinished := [worker for worker in pilot.app.workers if not worker.is_finished]:
-        await asyncio.gather(*(worker.wait() for worker in unfinished), return_exceptions=True)
-    await pilot.pause()
 
 
 async def run_command(pilot: Pilot, key: str, typed: str, name: str) -> None:

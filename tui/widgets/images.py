@@ -1,28 +1,49 @@
-"""Local images, as ``docker images`` lists them, with a way to get a first one offline."""
+"""Local images, as ``docker images`` lists them: details and layers, run, tag, import,
+and a way to get a first image offline."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable
 
+from textual import on
 from textual.binding import Binding
+from textual.widgets import DataTable
 
 from engine.api import Engine
+from engine.containers.model import Container
+from engine.images import Image
 from tui.rows import IMAGE_COLUMNS, Row, image_rows
 from tui.screens.confirm import ConfirmScreen
+from tui.screens.image_detail import ImageDetailScreen
+from tui.screens.image_forms import ImportForm
 from tui.screens.inspect import InspectScreen
+from tui.screens.prompt import PromptScreen
+from tui.screens.run_form import RunForm
+from tui.widgets.containers import ContainersView
 from tui.widgets.engine_table import EngineTable
 from tui.workers import run_engine_task
 
+# Actions on the image under the cursor.
+_ON_IMAGE = {"remove", "inspect", "run", "tag"}
+
 
 class ImagesView(EngineTable):
-    """One row per tag; a row's key is the reference that removes or inspects it."""
+    """One row per tag; a row's key is the reference that removes or inspects it.
+
+    Enter opens the image's details and layers. ``n`` makes a new container of it (the
+    key TUIs give "new"; lazydocker has no run key, and ``r`` refreshes here as in the
+    containers view).
+    """
 
     COLUMNS = IMAGE_COLUMNS
     EMPTY_TEXT = "No images yet — press b to create busybox:latest from the host's busybox"
     BINDINGS = [
+        Binding("n", "run", "Run…", id="images.run"),
+        Binding("t", "tag", "Tag…", id="images.tag"),
         Binding("d", "remove", "Remove", id="images.remove"),
         Binding("i", "inspect", "Inspect", id="images.inspect"),
+        Binding("I", "import", "Import…", id="images.import"),
         Binding("b", "starter", "Busybox image", id="images.starter"),
         Binding("r", "reload", "Refresh", id="images.refresh"),
     ]
@@ -38,12 +59,17 @@ class ImagesView(EngineTable):
         return [row for summary in summaries for row in image_rows(summary, now)]
 
     def caption(self) -> str:
-        return f"Images · {self._count}"
+        return f"Images · {self._count} · Enter: details and layers"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("remove", "inspect"):
+        if action in _ON_IMAGE:
             return True if self.selected_key else None
         return True
+
+    @on(DataTable.RowSelected)
+    def _row_chosen(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.app.push_screen(ImageDetailScreen(self.engine, str(event.row_key.value)))
 
     def action_reload(self) -> None:
         self.reload()
@@ -84,6 +110,53 @@ class ImagesView(EngineTable):
         image = await self.engine.images.create_starter()
         self.notify(f"Created {', '.join(image.tags)} from the host's busybox", markup=False)
         self.reload()
+
+    def action_run(self) -> None:
+        ref = self.selected_key
+        if ref is not None:
+            self.app.push_screen(RunForm(self.engine, ref), self._ran)
+
+    def _ran(self, container: Container | None) -> None:
+        """Show the new container in the containers view; attach to it if it is interactive."""
+        if container is None:
+            return
+        self.notify(f"Started {container.name} ({container.short_id})", markup=False)
+        self._run(self._show_container(container), f"Showing {container.name}")
+
+    async def _show_container(self, container: Container) -> None:
+        await self.app.run_action("show_tab('containers')")
+        view = self.app.query_one(ContainersView)
+        view.show_rows(await view.fetch())
+        table = view.table
+        if container.id in table.rows:
+            table.move_cursor(row=table.get_row_index(container.id))
+        if container.options.tty:
+            view.action_attach()
+
+    def action_tag(self) -> None:
+        ref = self.selected_key
+        if ref is None:
+            return
+
+        def chosen(target: str | None) -> None:
+            if target:
+                self._run(self._tag(ref, target), f"Tagging {ref} as {target}")
+
+        prompt = PromptScreen(f"Tag {ref} as:", ref, "REPOSITORY[:TAG], e.g. myapp:1.0")
+        self.app.push_screen(prompt, chosen)
+
+    async def _tag(self, ref: str, target: str) -> None:
+        await self.engine.images.tag(ref, target)
+        self.notify(f"Tagged {ref} as {target}", markup=False)
+        self.reload()
+
+    def action_import(self) -> None:
+        self.app.push_screen(ImportForm(self.engine), self._imported)
+
+    def _imported(self, image: Image | None) -> None:
+        if image is not None:
+            self.notify(f"Imported {', '.join(image.tags) or image.short_id}", markup=False)
+            self.reload()
 
     def _run(self, work: Awaitable[None], description: str) -> None:
         run_engine_task(self, work, group="images", description=description)
