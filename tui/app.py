@@ -95,7 +95,7 @@ class BerthApp(App[None]):
             with TabPane("Containers", id="containers-tab"):
                 yield ContainersView(self.engine, self.hand_over, refresh=self.config.refresh)
             with TabPane("Images", id="images-tab"):
-                yield ImagesView(self.engine)
+                yield ImagesView(self.engine, refresh=self.config.refresh)
         yield Footer(compact=True)  # every key of a view fits in 120 columns
 
     def on_mount(self) -> None:

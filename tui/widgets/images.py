@@ -48,8 +48,8 @@ class ImagesView(EngineTable):
         Binding("r", "reload", "Refresh", id="images.refresh"),
     ]
 
-    def __init__(self, engine: Engine, *, id: str = "images") -> None:
-        super().__init__(engine, id=id)
+    def __init__(self, engine: Engine, *, id: str = "images", refresh: float | None = None) -> None:
+        super().__init__(engine, id=id, refresh=refresh)
         self._count = 0
 
     async def fetch(self) -> list[Row]:
