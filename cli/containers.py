@@ -15,6 +15,7 @@ from engine import humanize
 from engine.api import Engine
 from engine.attach.client import AttachClient
 from engine.attach.terminal import SessionOptions, run_session, terminal_size
+from engine.containers import limits as resource_limits
 from engine.containers.environment import read_env_file, resolve_user_entries
 from engine.containers.model import Container, CreateOptions
 from engine.errors import InvalidArgumentError
@@ -361,7 +362,7 @@ async def _top(args: argparse.Namespace) -> int:
     """
     engine = open_engine(args)
     pids = set(await engine.containers.processes(args.container))
-    in_effect = limits.summary((await engine.containers.get(args.container)).options)
+    in_effect = resource_limits.in_effect((await engine.containers.get(args.container)).options)
     options = args.ps_options or ["-ef"]
     result = subprocess.run(["ps", *options], capture_output=True, text=True, check=False)
     if result.returncode != 0:

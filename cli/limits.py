@@ -2,16 +2,14 @@
 
 The engine parses the values as Docker's client does (``--cpus 1.5``, ``-m 512m``,
 ``--memory-swap -1``) and checks them against the host; this module only declares the
-flags and says what is in effect.
+flags.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from engine import humanize
-from engine.containers.limits import FLAGS, NANO, SIZE_FIELDS, parse
-from engine.containers.model import CreateOptions
+from engine.containers.limits import FLAGS, parse
 
 # CreateOptions field -> help; the flag names are the engine's (FLAGS)
 _HELP = {
@@ -45,18 +43,3 @@ def given(args: argparse.Namespace) -> dict[str, int | str]:
         if text is not None:
             values[field] = parse(field, text)
     return values
-
-
-def summary(options: CreateOptions) -> str:
-    """The limits in effect, in flag terms ("cpus=0.5 memory=64MiB pids=20"); "" if none."""
-    parts = []
-    for field, flag in FLAGS.items():
-        value = getattr(options, field)
-        if value in (0, ""):
-            continue
-        if field == "nano_cpus":
-            value = f"{value / NANO:g}"
-        elif field in SIZE_FIELDS and value > 0:
-            value = humanize.binary_size(value)
-        parts.append(f"{flag.removeprefix('--')}={value}")
-    return " ".join(parts)

@@ -15,6 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from engine import humanize
 from engine.cgroups import Limits
 from engine.cgroups.limits import MAX_BLKIO_WEIGHT, MIN_BLKIO_WEIGHT
 from engine.containers.model import CreateOptions
@@ -244,3 +245,18 @@ def host_config(options: CreateOptions) -> dict[str, Any]:
         "PidsLimit": options.pids_limit or None,
         "BlkioWeight": options.blkio_weight,
     }
+
+
+def in_effect(options: CreateOptions) -> str:
+    """The limits in effect, in flag terms ("cpus=0.5 memory=64MiB pids=20"); "" if none."""
+    parts = []
+    for field, flag in FLAGS.items():
+        value = getattr(options, field)
+        if value in (0, ""):
+            continue
+        if field == "nano_cpus":
+            value = f"{value / NANO:g}"
+        elif field in SIZE_FIELDS and value > 0:
+            value = humanize.binary_size(value)
+        parts.append(f"{flag.removeprefix('--')}={value}")
+    return " ".join(parts)

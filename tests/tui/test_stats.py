@@ -31,6 +31,8 @@ async def test_stats_shows_every_running_container(engine, berth_ok):
         cruncher = cards["cruncher"].figures
         assert "/ 64.0MiB" in cruncher or "/ 64MiB" in cruncher, cruncher
         assert max(cards["cruncher"].cpu) > 20  # a busy loop shows
+        assert cards["cruncher"].limits.startswith("limits: memory=64MiB")
+        assert cards["web"].limits == "limits: none set"
         assert "PIDS 1" in cards["web"].figures and "NET ↓" in cards["web"].figures
         assert len(cards["web"].query_one(".stats-memory", Sparkline).data) >= 3
         screenshot(app, "stats")

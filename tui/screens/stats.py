@@ -14,10 +14,13 @@ from textual.widgets import Footer, Label, Sparkline, Static
 
 from engine import humanize
 from engine.api import Engine
+from engine.containers import limits
+from engine.containers.model import CreateOptions
 from engine.stats.reading import ContainerStats
 from tui.workers import run_engine_task
 
 HISTORY = 180  # ticks kept for the sparklines: three minutes at one a second
+LIMITS_EVERY = 10  # ticks between re-reads of the limits (`berth update` changes them)
 
 
 class StatsCard(Vertical):
@@ -30,14 +33,21 @@ class StatsCard(Vertical):
         self.memory: deque[float] = deque(maxlen=HISTORY)
         self._previous: tuple[float, ContainerStats] | None = None
         self.figures = ""
+        self.limits = ""
 
     def compose(self) -> ComposeResult:
         yield Static(classes="stats-figures", markup=False)
+        yield Static(classes="stats-limits", markup=False)
         with Horizontal(classes="stats-lines"):
             yield Label("CPU ", classes="stats-label")
             yield Sparkline([], classes="stats-cpu")
             yield Label(" MEM ", classes="stats-label")
             yield Sparkline([], classes="stats-memory")
+
+    def show_limits(self, options: CreateOptions) -> None:
+        """The limits in effect, in the flags' terms (cpus=0.5 memory=64MiB pids=20)."""
+        self.limits = "limits: " + (limits.in_effect(options) or "none set")
+        self.query_one(".stats-limits", Static).update(self.limits)
 
     def show(self, sample: ContainerStats, now: float) -> None:
         self.cpu.append(sample.cpu_percent or 0.0)
@@ -121,6 +131,10 @@ class StatsScreen(Screen[None]):
         new = [StatsCard(sample) for sample in tick if sample.id not in cards]
         await body.mount_all(new)
         cards.update((card.container_id, card) for card in new)
+        if new or self.ticks % LIMITS_EVERY == 0:
+            for container in await self.engine.containers.list():
+                if container.id in cards:
+                    cards[container.id].show_limits(container.options)
         now = time.monotonic()
         with self.app.batch_update():
             for sample in tick:
