@@ -24,13 +24,11 @@ import argparse
 import asyncio
 import contextlib
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
+from scratch_engine import scratch_engine
 from textual import events
 
 from engine.api import Engine
@@ -38,7 +36,6 @@ from engine.paths import EnginePaths
 from tui.app import BerthApp
 from tui.screens.logs import LogsScreen, LogWindow
 
-BERTH = str(Path(sys.executable).with_name("berth"))
 BATCHES_PER_SECOND = 10
 START_DELAY = 2  # seconds the container waits, so that the pane follows from its first line
 SIZE = (120, 30)
@@ -61,19 +58,15 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args()
     results = []
-    with tempfile.TemporaryDirectory(prefix="berth-flood-") as scratch:
-        paths = EnginePaths(Path(scratch) / "root", Path(scratch) / "run")
-        berth = [BERTH, "--root", str(paths.root), "--runroot", str(paths.runroot)]
-        subprocess.run([*berth, "starter"], check=True, capture_output=True)
+    with scratch_engine("berth-flood-") as scratch:
         for rate in (int(rate) for rate in args.rates.split(",")):
-            script = _flood_script(rate, args.seconds)
             name = f"flood-{rate}"
-            run = [*berth, "run", "-d", "--network", "none", "--name", name, "busybox"]
-            subprocess.run([*run, "sh", "-c", script], check=True, capture_output=True)
+            scratch.run("run", "-d", "--network", "none", "--name", name, "busybox",
+                        "sh", "-c", _flood_script(rate, args.seconds))  # fmt: skip
             try:
-                results.append(asyncio.run(_measure(paths, name, rate, args.seconds)))
+                results.append(asyncio.run(_measure(scratch.paths, name, rate, args.seconds)))
             finally:
-                subprocess.run([*berth, "rm", "-f", name], capture_output=True, check=False)
+                scratch.run("rm", "-f", name)
     _print(results)
     return 0 if all(result.received == result.logged for result in results) else 1
 

@@ -12,37 +12,22 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import psutil
-
-BERTH = str(Path(sys.executable).with_name("berth"))
+from scratch_engine import scratch_engine
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--containers", type=int, default=20)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="berth-rss-") as scratch:
-        berth = [BERTH, "--root", f"{scratch}/root", "--runroot", f"{scratch}/run"]
-        subprocess.run([*berth, "starter"], check=True, capture_output=True)
-        ids = []
-        try:
-            started = time.perf_counter()
-            for _ in range(args.containers):
-                result = subprocess.run([*berth, "run", "-d", "--network", "none", "busybox",
-                                         "sleep", "600"],
-                                        check=True, capture_output=True, text=True)  # fmt: skip
-                ids.append(result.stdout.strip())
-            elapsed = time.perf_counter() - started
-            monitors = _monitors(ids)
-            _report(monitors, elapsed, args.containers)
-        finally:
-            subprocess.run([*berth, "rm", "-f", *ids], capture_output=True, check=False)
+    with scratch_engine("berth-rss-") as scratch:
+        started = time.perf_counter()
+        ids = scratch.start_sleepers(args.containers)
+        elapsed = time.perf_counter() - started
+        _report(_monitors(ids), elapsed, args.containers)
     return 0
 
 

@@ -15,16 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
+
+from scratch_engine import scratch_engine
 
 from engine.api import Engine
 from engine.paths import EnginePaths
-
-BERTH = str(Path(sys.executable).with_name("berth"))
 
 
 def main() -> int:
@@ -33,23 +30,13 @@ def main() -> int:
     parser.add_argument("--ticks", type=int, default=20)
     args = parser.parse_args()
     sizes = sorted(int(size) for size in args.sizes.split(","))
-    with tempfile.TemporaryDirectory(prefix="berth-stats-") as scratch:
-        paths = EnginePaths(Path(scratch) / "root", Path(scratch) / "run")
-        berth = [BERTH, "--root", str(paths.root), "--runroot", str(paths.runroot)]
-        subprocess.run([*berth, "starter"], check=True, capture_output=True)
+    with scratch_engine("berth-stats-") as scratch:
         ids: list[str] = []
-        try:
-            print(f"{'containers':>10}{'CPU ms/tick':>13}{'µs/container':>14}{'wall ms/tick':>14}")
-            for size in sizes:
-                while len(ids) < size:
-                    result = subprocess.run([*berth, "run", "-d", "busybox", "sleep", "3600"],
-                                            check=True, capture_output=True, text=True)  # fmt: skip
-                    ids.append(result.stdout.strip())
-                cpu, wall = asyncio.run(_measure(paths, args.ticks))
-                print(f"{size:>10}{cpu * 1e3:>13.2f}{cpu / size * 1e6:>14.0f}{wall * 1e3:>14.2f}")
-        finally:
-            subprocess.run([*berth, "rm", "-f", *ids], capture_output=True, check=False)
-            Engine(paths).networks.remove_all()  # the bridge and rules live on the host
+        print(f"{'containers':>10}{'CPU ms/tick':>13}{'µs/container':>14}{'wall ms/tick':>14}")
+        for size in sizes:
+            ids += scratch.start_sleepers(size - len(ids), network="bridge")  # net I/O is read too
+            cpu, wall = asyncio.run(_measure(scratch.paths, args.ticks))
+            print(f"{size:>10}{cpu * 1e3:>13.2f}{cpu / size * 1e6:>14.0f}{wall * 1e3:>14.2f}")
     # podman and docker sample inside their own processes: no per-tick CPU time to set
     # beside this one, so no ratio is printed.
     print("\n(no reference engine compared: podman/docker expose no per-tick cost)")

@@ -22,13 +22,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
+from scratch_engine import scratch_engine
 from textual import events
 
 from engine.api import Engine
@@ -38,7 +36,6 @@ from tui.config import TuiConfig
 from tui.screens.stats import StatsScreen
 from tui.widgets.containers import ContainersView
 
-BERTH = str(Path(sys.executable).with_name("berth"))
 SIZE = (120, 40)
 KEYS = 40  # key presses timed
 
@@ -49,21 +46,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--refresh", type=float, default=1.0)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="berth-tui-") as scratch:
-        paths = EnginePaths(Path(scratch) / "root", Path(scratch) / "run")
-        berth = [BERTH, "--root", str(paths.root), "--runroot", str(paths.runroot)]
-        subprocess.run([*berth, "starter"], check=True, capture_output=True)
-        ids: list[str] = []
-        try:
-            for _ in range(args.containers):
-                result = subprocess.run(
-                    [*berth, "run", "-d", "--network", "none", "busybox", "sleep", "3600"],
-                    check=True, capture_output=True, text=True,
-                )  # fmt: skip
-                ids.append(result.stdout.strip())
-            rows = asyncio.run(_measure(paths, args.seconds, args.refresh))
-        finally:
-            subprocess.run([*berth, "rm", "-f", *ids], capture_output=True, check=False)
+    with scratch_engine("berth-tui-") as scratch:
+        scratch.start_sleepers(args.containers)
+        rows = asyncio.run(_measure(scratch.paths, args.seconds, args.refresh))
     size = f"{SIZE[0]}x{SIZE[1]}"
     print(f"{args.containers} running containers, refresh every {args.refresh:g} s, {size}")
     print(f"{'':<34}{'CPU %':>8}{'median ms':>11}{'p95 ms':>9}{'max ms':>9}")

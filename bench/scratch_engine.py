@@ -1,0 +1,52 @@
+"""A throwaway engine for a benchmark: its own root and run dir under /tmp, busybox:latest
+built offline, and nothing of it left on the host afterwards (containers, the default
+bridge, nftables rules), even when the benchmark fails."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.api import Engine
+from engine.paths import EnginePaths
+
+BERTH = str(Path(sys.executable).with_name("berth"))
+
+
+@dataclass(frozen=True)
+class ScratchEngine:
+    paths: EnginePaths
+    berth: list[str]  # the installed CLI, on this root
+
+    def run(self, *args: str) -> str:
+        """``berth ARGS`` on this root; its stdout, stripped. Fails loudly."""
+        result = subprocess.run([*self.berth, *args], check=True, capture_output=True, text=True)
+        return result.stdout.strip()
+
+    def start_sleepers(self, count: int, network: str = "none") -> list[str]:
+        """``count`` detached ``sleep`` containers; their ids."""
+        return [
+            self.run("run", "-d", "--network", network, "busybox", "sleep", "3600")
+            for _ in range(count)
+        ]
+
+
+@contextlib.contextmanager
+def scratch_engine(prefix: str) -> Iterator[ScratchEngine]:
+    with tempfile.TemporaryDirectory(prefix=prefix) as directory:
+        paths = EnginePaths(Path(directory) / "root", Path(directory) / "run")
+        berth = [BERTH, "--root", str(paths.root), "--runroot", str(paths.runroot)]
+        scratch = ScratchEngine(paths, berth)
+        try:
+            scratch.run("starter")
+            yield scratch
+        finally:
+            ids = subprocess.run([*berth, "ps", "-aq"], capture_output=True, text=True).stdout
+            if ids.split():
+                subprocess.run([*berth, "rm", "-f", *ids.split()], capture_output=True)
+            Engine(paths).networks.remove_all()
