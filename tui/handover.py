@@ -32,6 +32,9 @@ class HandOver:
     tty: bool
     command: tuple[str, ...] = ()  # exec this in the container; empty: attach to its process
     notice: str = ""  # printed on the terminal first: how to come back
+    # Start the (created) container with this session attached from its first byte, as
+    # `run -it` does: a shell's first prompt is not printed before anyone listens.
+    start: bool = False
 
 
 HandOverFn = Callable[[HandOver], Awaitable[SessionEnd]]
@@ -55,11 +58,13 @@ def terminal_hand_over(app: App[object], engine: Engine) -> HandOverFn:
 
 
 async def _connect(engine: Engine, request: HandOver) -> AttachClient:
+    size = terminal_size() if request.tty else None
+    if request.start:
+        return await engine.containers.start_attached(request.container_id, size)
     if not request.command:
         return (await engine.containers.attach(request.container_id))[1]
     client = await engine.containers.exec(
-        request.container_id, list(request.command), tty=request.tty,
-        terminal_size=terminal_size() if request.tty else None,
-    )  # fmt: skip
+        request.container_id, list(request.command), tty=request.tty, terminal_size=size
+    )
     assert client is not None  # only a detached exec has none
     return client

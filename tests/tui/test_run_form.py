@@ -121,4 +121,5 @@ async def test_interactive_hands_the_terminal_to_the_new_container(engine):
         container = await engine.containers.get("shell")
         [request] = terminal.requests
         assert (request.container_id, request.tty, request.command) == (container.id, True, ())
-        assert container.options.interactive and container.state == "running"
+        # The hand-over starts it, attached from its first byte (the fake one doesn't).
+        assert request.start and container.options.interactive and container.state == "created"

@@ -68,3 +68,23 @@ def test_attach_and_exec_hand_the_terminal_over_and_back(engine, berth_ok, tui):
     tui.wait_for("exec-42")
     tui.keys("exit", "Enter")
     tui.wait_for("Session in shell ended (0)")
+
+
+def test_the_run_form_starts_an_interactive_container_on_the_terminal(engine, berth_ok, tui):
+    tui.wait_for("All containers")
+    tui.keys("2")
+    tui.wait_for("busybox")
+    time.sleep(0.5)  # the row under the cursor is what n runs: let the table take the focus
+    tui.keys("n")
+    tui.wait_for("Run a container of busybox")
+    # One key at a time, as fingers type: in one burst, Textual took the Tabs as text.
+    for key in ("tty-run", "Tab", "sh", "Tab", "Tab", "Tab", "Tab", "Tab", "Space", "C-s"):
+        tui.keys(key)
+        time.sleep(0.2)
+    tui.wait_for("Started tty-run. Detach with Ctrl-P Ctrl-Q")
+    tui.wait_for("BusyBox v")  # ash's banner, its first output: attached from the start
+    tui.keys("echo run-$((40+2))", "Enter")
+    tui.wait_for("run-42")
+    tui.keys("C-p", "C-q")
+    tui.wait_for("Detached from tty-run")
+    assert berth_ok("ps", "--format", "{{.Names}} {{.Status}}").startswith("tty-run Up ")

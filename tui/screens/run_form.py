@@ -22,7 +22,8 @@ from tui.screens.image_forms import EngineForm, form_row
 
 
 class RunForm(EngineForm[Container]):
-    """Creates and starts a container of ``image``; dismisses with it, running.
+    """Creates and starts a container of ``image``; dismisses with it, running (or, when
+    interactive, created: the terminal hand-over starts it attached, as ``run -it``).
 
     A container that fails to start is removed again: for the user the form is one step,
     which either runs a container or leaves nothing behind.
@@ -82,6 +83,8 @@ class RunForm(EngineForm[Container]):
 
     async def perform(self) -> Container:
         container = await self.engine.containers.create(self.options())
+        if container.options.tty:
+            return container  # started by the terminal hand-over, attached from the start
         try:
             return await self.engine.containers.start(container.id)
         except Exception:

@@ -13,6 +13,7 @@ from textual.binding import Binding
 
 from engine.api import Engine
 from engine.containers.model import Container
+from engine.errors import BerthError
 from engine.network.model import PortMapping
 from engine.stats.reading import ContainerStats
 from tui.handover import DETACH_HINT, SHELL, HandOver, HandOverFn
@@ -255,6 +256,25 @@ class ContainersView(EngineTable):
             notice = f"Attached to {container.name}. Detach with {DETACH_HINT}."
             request = HandOver(container.id, container.name, container.options.tty, notice=notice)
             self._run(self._session(request), f"Attaching to {container.name}")
+
+    def start_attached(self, container: Container) -> None:
+        """Start a created container with the terminal handed to it (the run form's -it).
+
+        One that fails to start is removed: the run form either runs a container or
+        leaves nothing behind.
+        """
+        notice = f"Started {container.name}. Detach with {DETACH_HINT}."
+        request = HandOver(container.id, container.name, True, notice=notice, start=True)
+
+        async def work() -> None:
+            try:
+                await self._session(request)
+            except Exception:
+                with contextlib.suppress(BerthError):
+                    await self.engine.containers.remove(container.id, force=True)
+                raise
+
+        self._run(work(), f"Running {container.name}")
 
     def action_exec_shell(self) -> None:
         container = self.selected

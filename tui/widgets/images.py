@@ -120,7 +120,8 @@ class ImagesView(EngineTable):
         """Show the new container in the containers view; attach to it if it is interactive."""
         if container is None:
             return
-        self.notify(f"Started {container.name} ({container.short_id})", markup=False)
+        if not container.options.tty:  # an interactive one starts on the terminal next
+            self.notify(f"Started {container.name} ({container.short_id})", markup=False)
         self._run(self._show_container(container), f"Showing {container.name}")
 
     async def _show_container(self, container: Container) -> None:
@@ -131,7 +132,7 @@ class ImagesView(EngineTable):
         if container.id in table.rows:
             table.move_cursor(row=table.get_row_index(container.id))
         if container.options.tty:
-            view.action_attach()
+            view.start_attached(container)
 
     def action_tag(self) -> None:
         ref = self.selected_key
