@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 from textual.dom import DOMNode
 from textual.worker import Worker
@@ -12,7 +12,7 @@ from engine.errors import BerthError
 
 def run_engine_task(
     node: DOMNode,
-    work: Awaitable[object],
+    work: Awaitable[object] | Callable[[], Awaitable[object]],
     *,
     group: str,
     description: str,
@@ -22,7 +22,9 @@ def run_engine_task(
 
     Workers live on the app (not on ``node``) because Worker.StateChanged does not bubble:
     this way BerthApp.on_worker_state_changed sees every engine call. ``exclusive`` cancels
-    the group's earlier worker, so group names must be unique across the app.
+    the group's earlier worker, so group names must be unique across the app; pass such
+    work as a coroutine function, which is only called if its worker starts (a coroutine
+    object cancelled before it ran is never awaited, and Python warns of it).
     """
     return node.app.run_worker(
         work, group=group, description=description, exclusive=exclusive, exit_on_error=False

@@ -223,7 +223,7 @@ class LayerBrowser(Screen[None]):
         self.query_one("#layers-summary", Static).update("Reading the layer's files…")
         run_engine_task(
             self,
-            self._read(),
+            self._read,
             group=f"layers-{id(self)}",
             description=f"Reading the files of layer {self.index}",
             exclusive=True,

@@ -104,7 +104,7 @@ class StatsScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         run_engine_task(
             self,
-            self._sample(),
+            self._sample,
             group="stats",
             description="Reading container stats",
             exclusive=True,

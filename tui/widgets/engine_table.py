@@ -101,7 +101,7 @@ class EngineTable(Vertical):
         """Fetch now, cancelling a fetch in flight: its answer may predate a user's action."""
         self._loading = run_engine_task(
             self,
-            self._load(),
+            self._load,
             group=f"load-{self.id}",
             description=f"Listing {self.id}",
             exclusive=True,
