@@ -22,6 +22,7 @@ from tui.screens.stats import StatsScreen
 from tui.widgets.containers import ContainersView
 from tui.widgets.engine_table import EngineTable
 from tui.widgets.images import ImagesView
+from tui.workers import describe_error
 
 
 class BerthApp(App[None]):
@@ -149,15 +150,8 @@ class BerthApp(App[None]):
         """The one place engine failures surface: a notification, and the app goes on."""
         if event.state is not WorkerState.ERROR:
             return
-        message = _describe(event.worker.error)
+        message = describe_error(event.worker.error)
         self.notify(message, title=event.worker.description, severity="error", markup=False)
-
-
-def _describe(error: BaseException | None) -> str:
-    # The engine's errors are written for the user; anything else is a bug, named as such.
-    if isinstance(error, BerthError):
-        return str(error)
-    return f"{type(error).__name__}: {error}"
 
 
 def run_tui(root: str | None, runroot: str | None) -> int:
