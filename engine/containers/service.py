@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from engine import cgroups, runtime
 from engine.attach.client import AttachClient
@@ -336,17 +337,20 @@ class ContainerService:
     ) -> Image:  # fmt: skip
         """docker commit: a new image of the container's image plus its changes as a layer.
 
-        A running container is paused meanwhile (unless not ``pause``), so the layer is
-        one instant of its files; a paused one stays paused, a stopped one is read as it is.
+        Its config is the container's own (see _own_config), then ``changes``. A running
+        container is paused meanwhile (unless not ``pause``), so the layer is one instant
+        of its files; a paused one stays paused, a stopped one is read as it is.
         """
         container = await self.get(ref)
+        image = await asyncio.to_thread(self._images.get_by_id, container.image_id)
         bundle = self._paths.container_dir(container.id)
         upper = bundles.container_dirs(bundle)[0]
         mount_points = await asyncio.to_thread(_mount_points, bundle)
         async with self._paused(container, pause):
             return await self._images.commit(
-                container.image_id, upper, reference, changes=changes, message=message,
-                author=author, created_by=" ".join(container.args), mount_points=mount_points,
+                image.id, upper, reference, fields=_own_config(container, image),
+                changes=changes, message=message, author=author,
+                created_by=" ".join(container.args), mount_points=mount_points,
             )  # fmt: skip
 
     @contextlib.asynccontextmanager
@@ -513,6 +517,30 @@ class ContainerService:
             return runtime.state(container.id, state_root=self._paths.runtime_state)["pid"]
         except NotFoundError:
             return 0
+
+
+def _own_config(container: Container, image: Image) -> dict[str, Any]:
+    """The image config fields the container's run options decide, as Docker's commit
+    keeps them: its entrypoint and command, the env it ran with, -w, -u, --stop-signal."""
+    options = container.options
+    image_config = image.config.get("config", {})
+    if options.entrypoint is None:
+        entrypoint = list(image_config.get("Entrypoint") or [])
+    else:  # --entrypoint replaces the image's; "" clears it
+        entrypoint = [options.entrypoint] if options.entrypoint else []
+    # container.args is that entrypoint plus the command create resolved (container_args).
+    command = container.args[len(entrypoint) :]
+    fields: dict[str, Any] = {
+        "Entrypoint": entrypoint or None,
+        "Cmd": command or None,
+        "Env": merge_env(image_config.get("Env") or [], options.env),
+    }
+    given = (
+        ("WorkingDir", options.workdir), ("User", options.user),
+        ("StopSignal", options.stop_signal),
+    )  # fmt: skip
+    fields.update({key: value for key, value in given if value})
+    return fields
 
 
 def _mount_points(bundle: Path) -> list[str]:

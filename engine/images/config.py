@@ -7,7 +7,7 @@ import json
 import platform
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from engine.errors import InvalidArgumentError
@@ -46,6 +46,13 @@ def serialize(config: dict[str, Any]) -> bytes:
 def image_id(raw: bytes) -> str:
     """``sha256:<hex>`` of the config's stored bytes, as Docker names images."""
     return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def replaced_fields(config: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` (the image's ``config`` object) with ``fields`` in place of its own;
+    a field given as None is removed."""
+    kept = {key: value for key, value in config.items() if key not in fields}
+    return {**kept, **{key: value for key, value in fields.items() if value is not None}}
 
 
 def apply_changes(

@@ -15,7 +15,7 @@ import re
 import sqlite3
 import sys
 import tempfile
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -23,7 +23,13 @@ from typing import Any, BinaryIO
 from engine.errors import AmbiguousError, ConflictError, InvalidArgumentError, NotFoundError
 from engine.images.commit import write_layer
 from engine.images.compression import decompressed
-from engine.images.config import apply_changes, image_config, image_id, serialize
+from engine.images.config import (
+    apply_changes,
+    image_config,
+    image_id,
+    replaced_fields,
+    serialize,
+)
 from engine.images.layer_files import (
     LayerChange,
     LayerInfo,
@@ -116,22 +122,26 @@ class ImageService:
         return self._store(staged, config, tag)
 
     async def commit(
-        self, base: str, upper: Path, reference: str | None = None, *, changes: Sequence[str] = (),
+        self, base: str, upper: Path, reference: str | None = None, *,
+        fields: Mapping[str, Any] | None = None, changes: Sequence[str] = (),
         message: str = "", author: str = "", created_by: str = "",
         mount_points: Collection[str] = (),
     ) -> Image:  # fmt: skip
         """A new image: the image with id ``base`` plus one layer of the overlay upper
         directory ``upper`` (a container's changes), as docker commit makes it.
 
-        The config is the base image's with ``changes`` applied; the new history step
-        has ``created_by``, ``message`` as its comment and ``author``. ``mount_points``
+        The config is the base image's with ``fields`` (a container's own Cmd, Env...)
+        in place of its own, None removing one, then ``changes`` applied. The new history
+        step has ``created_by``, ``message`` as its comment and ``author``. ``mount_points``
         (relative paths) are what the engine mounted over the root file system: see
         commit.write_layer. An upper directory without changes adds no layer, only an
         empty_layer history step, as in Docker. Nothing is stored when this fails.
         """
         tag = str(parse_reference(reference)) if reference else None
         image = await asyncio.to_thread(self.get_by_id, base)
-        config = apply_changes(image.config.get("config", {}), changes, command="commit")
+        config = apply_changes(
+            replaced_fields(image.config.get("config", {}), fields or {}), changes, command="commit"
+        )
         step = {"created": now(), "created_by": created_by}
         step.update(
             {key: value for key, value in (("comment", message), ("author", author)) if value}

@@ -92,6 +92,31 @@ async def test_change_sets_the_command_and_history_lists_both_steps(engine, bert
     assert ok(berth, "history", "-q", "mine:v1").split() == [committed[7:19], "<missing>"]
 
 
+async def test_the_config_is_the_container_s_own_as_it_ran(engine, berth):
+    ok(berth, "run", "--name", "ran", "-e", "FOO=bar", "-w", "/tmp", "--stop-signal", "SIGUSR1",
+       "busybox", "sh", "-c", "echo hi > /x")  # fmt: skip
+    ok(berth, "commit", "ran", "img")
+    config = (await engine.images.inspect("img"))["Config"]
+    assert config["Cmd"] == ["sh", "-c", "echo hi > /x"]
+    assert "FOO=bar" in config["Env"] and any(e.startswith("PATH=") for e in config["Env"])
+    assert config["WorkingDir"] == "/tmp" and config["StopSignal"] == "SIGUSR1"
+    assert ok(berth, "run", "--name", "again", "img") == ""  # the same command line
+    assert (await engine.containers.get("again")).args == ["sh", "-c", "echo hi > /x"]
+    shown = ok(berth, "run", "--rm", "img", "sh", "-c", "echo $FOO; cat /x; pwd")
+    assert shown == "bar\nhi\n/tmp\n"
+    ok(berth, "commit", "--change", 'CMD ["echo","changed"]', "ran", "changed")
+    assert ok(berth, "run", "--rm", "changed") == "changed\n"
+
+
+async def test_an_entrypoint_given_at_run_replaces_the_image_s(engine, berth):
+    ok(berth, "run", "--name", "ep", "--entrypoint", "echo", "-u", "nobody", "busybox", "one")
+    ok(berth, "commit", "ep", "img")
+    config = (await engine.images.inspect("img"))["Config"]
+    assert config["Entrypoint"] == ["echo"] and config["Cmd"] == ["one"]
+    assert config["User"] == "nobody"
+    assert ok(berth, "run", "--rm", "img", "two") == "two\n"
+
+
 async def test_the_layer_is_deterministic_and_no_change_adds_no_layer(engine, berth, committed):
     again = ok(berth, "commit", "src").strip()
     first, second = await engine.images.resolve(committed), await engine.images.resolve(again)
