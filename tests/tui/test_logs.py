@@ -301,3 +301,40 @@ async def test_old_lines_are_dropped_while_the_view_stays_put(engine, berth_ok, 
         assert view(screen)[0] == top and "paused" in screen.status_text()
         assert len(screen.entries) == 2000 and len(body.lines) <= 2200
         assert body.lines[0].text == str(first + body.dropped)  # the oldest went, in order
+
+
+async def test_colours_are_shown_and_other_escape_sequences_dropped(engine, berth_ok):
+    # SGR red, then clear-screen; on stderr a window title (OSC, ended by BEL) and bold.
+    script = (r"printf '\033[31mred\033[0m plain \033[2Jx\n';"
+              r" printf 'err \033]0;title\007\033[1mbold\033[0m\n' >&2; sleep 60")  # fmt: skip
+    berth_ok("run", "-d", "--name", "painter", "busybox", "sh", "-c", script)
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await push_logs(app, engine, "painter")
+        await wait_for(pilot, lambda: len(screen.entries) == 2)
+        await pilot.pause()
+        assert sorted(view(screen)) == ["err bold", "red plain x"]
+        drawn = {strip.text.rstrip(): strip for strip in strips(screen)}
+        segments = [segment for strip in drawn.values() for segment in strip]
+        assert not any("\x1b" in text or "�" in text for text, *_ in segments)
+        styles = {text: style for text, style, _ in segments}
+        assert styles["red"].color.number == 1  # ANSI red
+        assert styles[" plain x"].color.number is None  # the theme's foreground
+        error = app.theme_variables["error"].lower()
+        assert styles["bold"].bold and colour(drawn["err bold"]) == error  # still stderr's
+        assert styles["bold"].color.triplet.hex == error
+
+        await pilot.press("slash", *"plain", "enter")
+        assert "search “plain”: 1/1" in screen.status_text()
+        await pilot.pause()
+        row = next(strip for strip in strips(screen) if strip.text.startswith("red"))
+        assert "".join(text for text, style, _ in row if style and style.reverse) == "plain"
+        assert next(iter(row)).style.color.number == 1  # the colour stays beside it
+        await pilot.press("y")
+        assert sorted(app.clipboard.splitlines()) == ["err bold", "red plain x"]
+
+        await pilot.press("f", *"31m", "enter")  # filters read the text, not the escapes
+        await pilot.pause()
+        assert screen.body.lines == []
+        await pilot.press("f", "ctrl+u", *"bold", "enter", "Y")
+        assert app.clipboard == "err bold"

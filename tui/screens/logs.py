@@ -15,8 +15,9 @@ from datetime import datetime
 from itertools import pairwise, takewhile
 from typing import NamedTuple
 
+from rich.ansi import AnsiDecoder
 from rich.cells import cell_len, chop_cells
-from rich.text import Text
+from rich.text import Span, Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -46,7 +47,16 @@ _PROMPTS = {
     "filter": "Show only lines with (Enter)",
     "window": "--since 10m --until 2026-11-23T10:00:00 --tail all (Enter)",
 }
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # a container's escapes must not reach the terminal
+# A container's control characters must not reach the terminal: they are shown as "�".
+# Not tabs (expanded) nor ESC: of its sequences, SGR (colours, bold) is shown as style,
+# every other one (cursor moves, clearing, titles, links, bell) is dropped.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1a\x1c-\x1f\x7f-\x9f]")
+_ESCAPE = re.compile(
+    r"(\x1b\[[0-9;]*m)"  # SGR: kept
+    r"|\x1b(?:\[[0-?]*[ -/]*[@-~]"  # any other CSI
+    r"|[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC, DCS, APC...: ended by BEL or ST
+    r"|[ -/]*[0-~])?"  # the other escapes, or a lone ESC
+)
 
 
 class Line(NamedTuple):
@@ -54,7 +64,8 @@ class Line(NamedTuple):
 
     source: int  # index of its container
     entry: LogEntry
-    text: str  # printable, without the newline
+    text: str  # printable, without the newline and escape sequences: searched, copied
+    spans: tuple[Span, ...] = ()  # the styles of text its SGR sequences set (colours)
 
 
 @dataclass(frozen=True)
@@ -142,9 +153,20 @@ def _clock(moment: float) -> str:
     return local.strftime("%H:%M:%S" if today else "%Y-%m-%d %H:%M:%S")
 
 
-def _printable(text: str) -> str:
-    text = text.rstrip("\r\n")
-    return text if text.isprintable() else _CONTROL.sub("�", text.expandtabs())
+def _decode(raw: str) -> tuple[str, tuple[Span, ...]]:
+    """The line as shown, printable, and the styles its SGR sequences give it."""
+    text = raw.rstrip("\r\n")
+    if "\x1b" not in text:  # most lines: no need to decode
+        return (text if text.isprintable() else _CONTROL.sub("�", text.expandtabs())), ()
+    # Once only SGR sequences are left, rich decodes them (a new decoder: it keeps the
+    # style from one line to the next, and a line's colours must not leak to the next).
+    decoded = AnsiDecoder().decode_line(_CONTROL.sub("�", _ESCAPE.sub(_sgr_only, text)))
+    decoded.expand_tabs()
+    return decoded.plain, tuple(decoded.spans)
+
+
+def _sgr_only(match: re.Match[str]) -> str:
+    return match[1] or ""
 
 
 def _cuts(plain: str, width: int) -> list[int]:
@@ -451,7 +473,7 @@ class LogsScreen(Screen[None]):
             self.containers[source].id, since=window.since, until=window.until, tail=window.tail
         )
         try:
-            return [Line(source, entry, _printable(entry.text)) async for entry in entries]
+            return [Line(source, entry, *_decode(entry.text)) async for entry in entries]
         except NotFoundError:
             self._stopped[source] = "removed"
             return []
@@ -471,7 +493,7 @@ class LogsScreen(Screen[None]):
                 if entry.time < last or (entry.time == last and seen):
                     seen -= entry.time == last
                     continue
-                self._pending.append(Line(source, entry, _printable(entry.text)))
+                self._pending.append(Line(source, entry, *_decode(entry.text)))
                 self.received += 1
             await self._note_stop(source)
         except NotFoundError:
@@ -529,7 +551,8 @@ class LogsScreen(Screen[None]):
         if self.timestamps:
             text.append(line.entry.time + " ", "dim")
         stderr = line.entry.stream == "stderr"
-        body = Text(line.text, self.app.theme_variables.get("error", "red") if stderr else "")
+        error = self.app.theme_variables.get("error", "red") if stderr else ""
+        body = Text(line.text, error, spans=[*line.spans])  # a copy: highlighted below
         if search := _pattern(self.search):
             body.highlight_regex(search, style="bold reverse")
         return text.append_text(body)
