@@ -8,6 +8,7 @@ from typing import Any
 from engine.containers.bundle import container_dirs
 from engine.containers.limits import host_config
 from engine.containers.model import Container, CreateOptions
+from engine.containers.run_config import run_config
 from engine.images import Image
 from engine.monitor.restart import RestartPolicy
 from engine.network.model import Endpoint, Network, PortMapping
@@ -21,6 +22,7 @@ def container_inspect(
     options = container.options
     policy = RestartPolicy.parse(options.restart)
     image_config = image.config.get("config", {})
+    config = run_config(container, image)
     upper, work, merged = container_dirs(bundle)
     return {
         "Id": container.id,
@@ -68,14 +70,12 @@ def container_inspect(
             "Hostname": options.hostname or container.short_id,
             "Tty": options.tty,
             "OpenStdin": options.interactive,
-            "User": options.user or image_config.get("User", ""),
-            "Env": options.env,
-            "Cmd": options.command or (None if options.entrypoint is not None
-                                       else image_config.get("Cmd")),
+            "User": config["User"] or "",
+            "Env": config["Env"],
+            "Cmd": config["Cmd"],
             "Image": container.image_ref,
-            "WorkingDir": options.workdir or image_config.get("WorkingDir", ""),
-            "Entrypoint": ([options.entrypoint] if options.entrypoint else None)
-            if options.entrypoint is not None else image_config.get("Entrypoint"),
+            "WorkingDir": config["WorkingDir"] or "",
+            "Entrypoint": config["Entrypoint"],
             "Labels": image_config.get("Labels") or {},
         },
     }  # fmt: skip

@@ -13,7 +13,6 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from engine import cgroups, runtime
 from engine.attach.client import AttachClient
@@ -32,6 +31,7 @@ from engine.containers.lifecycle import (
 from engine.containers.logs import LogEntry, follow_logs, read_logs
 from engine.containers.model import Container, CreateOptions, stored_options
 from engine.containers.names import generate_name, validate_name
+from engine.containers.run_config import run_config
 from engine.containers.store import ContainerStore
 from engine.containers.user import resolve_user
 from engine.errors import BerthError, ConflictError, InvalidArgumentError, NotFoundError
@@ -337,7 +337,7 @@ class ContainerService:
     ) -> Image:  # fmt: skip
         """docker commit: a new image of the container's image plus its changes as a layer.
 
-        Its config is the container's own (see _own_config), then ``changes``. A running
+        Its config is the one the container runs with (run_config), then ``changes``. A running
         container is paused meanwhile (unless not ``pause``), so the layer is one instant
         of its files; a paused one stays paused, a stopped one is read as it is.
         """
@@ -348,7 +348,7 @@ class ContainerService:
         mount_points = await asyncio.to_thread(_mount_points, bundle)
         async with self._paused(container, pause):
             return await self._images.commit(
-                image.id, upper, reference, fields=_own_config(container, image),
+                image.id, upper, reference, fields=run_config(container, image),
                 changes=changes, message=message, author=author,
                 created_by=" ".join(container.args), mount_points=mount_points,
             )  # fmt: skip
@@ -517,30 +517,6 @@ class ContainerService:
             return runtime.state(container.id, state_root=self._paths.runtime_state)["pid"]
         except NotFoundError:
             return 0
-
-
-def _own_config(container: Container, image: Image) -> dict[str, Any]:
-    """The image config fields the container's run options decide, as Docker's commit
-    keeps them: its entrypoint and command, the env it ran with, -w, -u, --stop-signal."""
-    options = container.options
-    image_config = image.config.get("config", {})
-    if options.entrypoint is None:
-        entrypoint = list(image_config.get("Entrypoint") or [])
-    else:  # --entrypoint replaces the image's; "" clears it
-        entrypoint = [options.entrypoint] if options.entrypoint else []
-    # container.args is that entrypoint plus the command create resolved (container_args).
-    command = container.args[len(entrypoint) :]
-    fields: dict[str, Any] = {
-        "Entrypoint": entrypoint or None,
-        "Cmd": command or None,
-        "Env": merge_env(image_config.get("Env") or [], options.env),
-    }
-    given = (
-        ("WorkingDir", options.workdir), ("User", options.user),
-        ("StopSignal", options.stop_signal),
-    )  # fmt: skip
-    fields.update({key: value for key, value in given if value})
-    return fields
 
 
 def _mount_points(bundle: Path) -> list[str]:
