@@ -45,8 +45,8 @@ class Recorder:
         ]
 
 
-def make_app(engine: Engine) -> BerthApp:
-    app = BerthApp(engine)
+def make_app(engine: Engine, config: TuiConfig | None = None) -> BerthApp:
+    app = BerthApp(engine, config=config)
     app.animation_level = "none"  # scrolling and tab switches land at once
     return app
 

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, OptionList
 
 from engine.api import Engine
 from engine.paths import EnginePaths
+from tests.tui import test_app
 from tests.tui.test_app import SIZE, rows, screenshot, select, settle
 from tui.app import BerthApp
 from tui.commands import BerthCommands
@@ -44,9 +45,7 @@ def no_polls(monkeypatch) -> None:
 
 
 def make_app(engine: Engine, config: TuiConfig = NO_POLLS) -> BerthApp:
-    app = BerthApp(engine, config=config)
-    app.animation_level = "none"
-    return app
+    return test_app.make_app(engine, config)
 
 
 async def run_command(pilot: Pilot, key: str, typed: str, name: str) -> None:

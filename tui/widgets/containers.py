@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from textual.binding import Binding
+from textual.worker import Worker
 
 from engine.api import Engine
 from engine.containers.model import Container
@@ -77,6 +78,7 @@ class ContainersView(EngineTable):
         self._containers: dict[str, Container] = {}
         self._ports: dict[str, list[PortMapping]] = {}
         self._stats: dict[str, ContainerStats] = {}
+        self._stats_feed: Worker[object] | None = None
 
     # -- rows ------------------------------------------------------------------------
 
@@ -99,12 +101,16 @@ class ContainersView(EngineTable):
 
     def live_changed(self, live: bool) -> None:
         # CPU and memory come from the engine's shared stats stream, read only while shown.
-        group = f"feed-stats-{self.id}"  # "feed-": runs until cancelled
-        running = any(not w.is_finished for w in self.app.workers if w.group == group)
+        running = self._stats_feed is not None and not self._stats_feed.is_finished
         if live and not running:
-            run_engine_task(self, self._follow_stats(), group=group, description="Reading stats")
-        elif not live and running:
-            self.app.workers.cancel_group(self.app, group)
+            self._stats_feed = run_engine_task(
+                self,
+                self._follow_stats,
+                group=f"feed-stats-{self.id}",  # "feed-": runs until cancelled
+                description="Reading stats",
+            )
+        elif not live and self._stats_feed is not None and running:
+            self._stats_feed.cancel()
 
     async def _follow_stats(self) -> None:
         ticks = self.engine.stats.stream(interval=self.refresh_seconds)
