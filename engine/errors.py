@@ -47,3 +47,7 @@ class ContainerStartError(BerthError):
     def __init__(self, message: str, exit_code: int = 125) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class NoSpaceError(BerthError):
+    """The engine root's file system is full: "no space left on the engine root (PATH)"."""
