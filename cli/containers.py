@@ -221,20 +221,26 @@ async def _run(args: argparse.Namespace) -> int:
         tty=args.tty, stdin=args.interactive, detach_keys=detach_keys,
         close_stdin_at_eof=args.interactive, sig_proxy=args.sig_proxy,
     )  # fmt: skip
-    return await _finish_session(engine, container.id, container.name, client, session)
+    return await _finish_session(
+        engine, container.id, container.name, client, session, removed=args.rm
+    )
 
 
 async def _finish_session(
-    engine: Engine, container_id: str, name: str, client: AttachClient, session: SessionOptions
-) -> int:
+    engine: Engine, container_id: str, name: str, client: AttachClient, session: SessionOptions,
+    *, removed: bool = False,
+) -> int:  # fmt: skip
+    """The session's exit code, once the container stopped (and, with ``removed``, is gone).
+
+    Like Docker's client for ``run --rm``: when it returns, the name is free again.
+    """
     end = await run_session(client, session)
     if end.detached:
         print(f"\r\nberth: detached from {name}; it keeps running "
               f"(re-attach with: berth attach {name})", file=sys.stderr)  # fmt: skip
         return 0
-    if end.exit_code is not None:
-        return end.exit_code
-    return await engine.containers.wait(container_id)
+    code = await engine.containers.wait(container_id, removed=removed)
+    return code if end.exit_code is None else end.exit_code
 
 
 async def _start(args: argparse.Namespace) -> int:

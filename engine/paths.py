@@ -55,6 +55,10 @@ class EnginePaths:
     def container_dir(self, container_id: str) -> Path:
         return self.containers / container_id
 
+    def container_run_dir(self, container_id: str) -> Path:
+        """``<runroot>/containers/<id>``: a run's attach socket and its monitor's records."""
+        return self.runroot / "containers" / container_id
+
     def layer_dir(self, layer_id: str) -> Path:
         """Directory of a layer, given its ``sha256:<hex>`` id."""
         return self.layers / layer_id.removeprefix("sha256:")

@@ -25,7 +25,13 @@ class MonitorHandle:
 
 
 def attach_socket(paths: EnginePaths, container_id: str) -> str:
-    return str(paths.runroot / "containers" / container_id / "attach.sock")
+    return str(paths.container_run_dir(container_id) / "attach.sock")
+
+
+def exit_command(paths: EnginePaths, container_id: str) -> list[str]:
+    """What a monitor execs when its container has stopped for good (exit_command.py)."""
+    return [sys.executable, "-m", "engine.containers.exit_command",
+            str(paths.root), str(paths.runroot), container_id]  # fmt: skip
 
 
 def spawn_monitor(
@@ -41,7 +47,9 @@ def spawn_monitor(
         return MonitorConfig(
             container_id=container.id, bundle=str(bundle), rootfs=str(container_dirs(bundle)[2]),
             runtime_root=str(paths.runtime_state), socket=socket, log=str(bundle / "ctr.log"),
-            database=str(paths.database), tty=options.tty, open_stdin=options.interactive,
+            run_dir=str(paths.container_run_dir(container.id)),
+            exit_command=exit_command(paths, container.id), tty=options.tty,
+            open_stdin=options.interactive,
             restart=options.restart, auto_remove=options.auto_remove,
             log_max_size=options.log_max_size, log_max_files=options.log_max_files,
             wait_for_attach=wait_for_attach, terminal_size=terminal_size, ready_fd=ready_write,
@@ -55,7 +63,7 @@ def spawn_exec_monitor(
     terminal_size: tuple[int, int] | None = None,
 ) -> MonitorHandle:  # fmt: skip
     """Start an exec monitor, which starts ``process`` in the running container."""
-    socket = str(paths.runroot / "containers" / container_id / f"exec-{secrets.token_hex(8)}"
+    socket = str(paths.container_run_dir(container_id) / f"exec-{secrets.token_hex(8)}"
                  / "attach.sock")  # fmt: skip
 
     def config(ready_write: int) -> str:

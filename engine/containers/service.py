@@ -28,15 +28,24 @@ from engine.containers.lifecycle import (
     spawn_exec_monitor,
     spawn_monitor,
 )
+from engine.containers.locks import container_lock, forget
 from engine.containers.logs import LogEntry, follow_logs, read_logs
 from engine.containers.model import Container, CreateOptions, stored_options
 from engine.containers.names import generate_name, validate_name
 from engine.containers.run_config import run_config
 from engine.containers.store import ContainerStore
 from engine.containers.user import resolve_user
-from engine.errors import BerthError, ConflictError, InvalidArgumentError, NotFoundError
+from engine.errors import (
+    BerthError,
+    ConflictError,
+    InvalidArgumentError,
+    NoSpaceError,
+    NotFoundError,
+)
 from engine.images import Image, ImageService
 from engine.linux.syscalls import describe
+from engine.monitor import status
+from engine.monitor.status import RunStatus
 from engine.network.model import ContainerNetwork
 from engine.network.service import NetworkService
 from engine.paths import EnginePaths
@@ -48,8 +57,9 @@ from engine.storage import overlay
 from engine.timestamps import now
 
 _NAME_ATTEMPTS = 20
-_POLL_SECONDS = 0.05
+_POLL_SECONDS = 0.02
 _KILL_GRACE = 10.0  # seconds for the kernel to tear a SIGKILLed container down
+_LOST = "the container's monitor was lost, so its exit code is unknown; its processes were killed"
 
 
 class ContainerService:
@@ -231,22 +241,51 @@ class ContainerService:
         self, container: Container, *, wait_for_attach: bool,
         terminal_size: tuple[int, int] | None = None,
     ) -> MonitorHandle:  # fmt: skip
-        image = await asyncio.to_thread(self._images.get_by_id, container.image_id)
-        bundle = self._paths.container_dir(container.id)
-        # The network is wired before the runtime runs, and outlives the monitor's restarts.
-        network = await asyncio.to_thread(
-            self._networks.attach, container, image.config.get("config", {}), self._peer_network
+        return await asyncio.to_thread(
+            self._launch_locked, container.id, wait_for_attach, terminal_size
         )
+
+    def _launch_locked(
+        self, container_id: str, wait_for_attach: bool, terminal_size: tuple[int, int] | None
+    ) -> MonitorHandle:
+        """Set the run up and start its monitor, holding the container's lock."""
+        with container_lock(self._paths.runroot, container_id):
+            container = self._store.get(container_id)
+            run_dir = self._paths.container_run_dir(container_id)
+            if container is None:
+                forget(self._paths.runroot, container_id)
+                raise NotFoundError(f'no such container: "{container_id}" (see berth ps -a)')
+            if status.monitor_alive(run_dir):
+                record = status.read(run_dir)
+                if record is None or record.state in ("running", "restarting"):
+                    raise ConflictError(f"container {container.name} is already running")
+                self._wait_for_monitor(run_dir)  # the last run's monitor is winding down
+            # What a killed command may have left: runtime state, a mount, leases.
+            self._release(container_id)
+            shutil.rmtree(run_dir, ignore_errors=True)
+            run_dir.mkdir(parents=True)
+            return self._set_up_and_spawn(container, wait_for_attach, terminal_size)
+
+    def _set_up_and_spawn(
+        self, container: Container, wait_for_attach: bool, terminal_size: tuple[int, int] | None
+    ) -> MonitorHandle:
+        image = self._images.get_by_id(container.image_id)
+        bundle = self._paths.container_dir(container.id)
+        for directory in bundles.container_dirs(bundle):  # a create killed half-way made none
+            directory.mkdir(parents=True, exist_ok=True)
+        # The network is wired before the runtime runs, and outlives the monitor's restarts.
+        network = self._networks.attach(container, image.config.get("config", {}),
+                                        self._peer_network)  # fmt: skip
         try:
-            await asyncio.to_thread(self._prepare_bundle, bundle, container, image, network)
-            await asyncio.to_thread(self._store.update, container.id, stop_requested=0)
-            return await asyncio.to_thread(
-                spawn_monitor, self._paths, container, wait_for_attach=wait_for_attach,
+            self._prepare_bundle(bundle, container, image, network)
+            self._store.update(container.id, stop_requested=0)
+            return spawn_monitor(
+                self._paths, container, wait_for_attach=wait_for_attach,
                 terminal_size=terminal_size,
             )  # fmt: skip
         except BaseException:
-            await asyncio.to_thread(overlay.unmount, bundles.container_dirs(bundle)[2])
-            await asyncio.to_thread(self._networks.release, container.id)
+            overlay.unmount(bundles.container_dirs(bundle)[2])
+            self._networks.release(container.id)
             raise
 
     def _prepare_bundle(
@@ -272,7 +311,6 @@ class ContainerService:
         container = await self.get(ref)
         if not container.running:
             return container
-        await asyncio.to_thread(self._store.update, container.id, stop_requested=1)
         image = await asyncio.to_thread(self._images.get_by_id, container.image_id)
         stop_signal = parse_signal(
             container.options.stop_signal or image.config.get("config", {}).get("StopSignal")
@@ -280,6 +318,7 @@ class ContainerService:
         )  # fmt: skip
         if timeout is None:
             timeout = container.options.stop_timeout
+        await asyncio.to_thread(self._request_stop, container.id)
         await asyncio.to_thread(self._signal, container.id, stop_signal)
         if container.state == "paused":  # let the signal be delivered
             await asyncio.to_thread(self._cgroup(container.id).thaw)
@@ -293,22 +332,34 @@ class ContainerService:
         container = await self.stop(ref, timeout)
         return await self.start(container.id)
 
-    async def wait(self, ref: str) -> int:
-        """Block until the container stops; its exit code."""
+    async def wait(self, ref: str, *, removed: bool = False) -> int:
+        """Block until the container stops (or, with ``removed``, is gone); its exit code."""
         container = await self.get(ref)
-        while container.state in ("running", "restarting", "paused"):
+        while container.running or removed:
             await asyncio.sleep(_POLL_SECONDS)
-            container = await self.get(container.id)
+            try:
+                container = await self.get(container.id)
+            except NotFoundError:
+                if not removed:
+                    raise
+                break
         return container.exit_code or 0
 
     async def _wait_until_stopped(self, container_id: str, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            container = await asyncio.to_thread(self._store.get, container_id)
-            if container is None or not container.running:
+            try:
+                if not (await self.get(container_id)).running:
+                    return True
+            except NotFoundError:
                 return True
             await asyncio.sleep(_POLL_SECONDS)
         return False
+
+    def _request_stop(self, container_id: str) -> None:
+        """No restart policy brings it back: the monitor and the next boot both know."""
+        self._store.update(container_id, stop_requested=1)
+        status.request_stop(self._paths.container_run_dir(container_id))
 
     # -- pause, rename, top, logs --------------------------------------------------
 
@@ -464,13 +515,30 @@ class ContainerService:
         return container
 
     def _remove(self, container: Container) -> None:
-        if container.running:
+        run_dir = self._paths.container_run_dir(container.id)
+        if status.monitor_alive(run_dir):
             # No restart policy may bring it back while it goes.
-            self._store.update(container.id, stop_requested=1)
+            self._request_stop(container.id)
             self._kill_now(container.id)
-            _wait_for_exit(container.monitor_pid, container.monitor_start, _KILL_GRACE)
-        self._release(container.id)
-        self._discard(container.id)
+            self._wait_for_monitor(run_dir)
+        with container_lock(self._paths.runroot, container.id):
+            if self._store.get(container.id) is None:  # by another rm, or its own --rm
+                forget(self._paths.runroot, container.id)
+                return
+            if status.monitor_alive(run_dir):
+                raise ConflictError(f"container {container.name} was started again meanwhile")
+            self._release(container.id)
+            self._discard(container.id)
+
+    def _wait_for_monitor(self, run_dir: Path) -> None:
+        """Let the monitor finish; one that outlives the grace period is killed."""
+        deadline = time.monotonic() + _KILL_GRACE
+        while status.monitor_alive(run_dir):
+            if time.monotonic() > deadline:
+                record = status.read(run_dir)
+                if record and is_running(record.monitor_pid, record.monitor_start):
+                    os.kill(record.monitor_pid, signal.SIGKILL)
+            time.sleep(_POLL_SECONDS)
 
     def _release(self, container_id: str) -> None:
         """Remove the runtime's state and cgroup, unmount the rootfs, release the network."""
@@ -480,10 +548,22 @@ class ContainerService:
         self._networks.release(container_id)
 
     def _discard(self, container_id: str) -> None:
-        """Delete the row and the container's directories (upper dir included)."""
-        self._store.delete(container_id)
+        """Delete the row, then the container's directories (upper dir and log included).
+
+        On a full disk the row cannot go first (deleting it needs room in the WAL):
+        the files go first then, to make that room.
+        """
+        try:
+            self._store.delete(container_id)
+        except NoSpaceError:
+            self._remove_files(container_id)
+            self._store.delete(container_id)
+        self._remove_files(container_id)
+        forget(self._paths.runroot, container_id)
+
+    def _remove_files(self, container_id: str) -> None:
         shutil.rmtree(self._paths.container_dir(container_id), ignore_errors=True)
-        shutil.rmtree(Path(attach_socket(self._paths, container_id)).parent, ignore_errors=True)
+        shutil.rmtree(self._paths.container_run_dir(container_id), ignore_errors=True)
 
     # -- reconciliation ------------------------------------------------------------
 
@@ -494,21 +574,60 @@ class ContainerService:
         return self._reconcile(self._store.resolve(ref))
 
     def _reconcile(self, container: Container) -> Container:
-        """A container marked running whose monitor is gone has exited: say so, clean up."""
-        if not container.running or is_running(container.monitor_pid, container.monitor_start):
+        """The container as its monitor last recorded it; a run that ended is finished."""
+        run_dir = self._paths.container_run_dir(container.id)
+        record = status.read(run_dir)
+        if record is None and not container.running:
             return container
-        self._kill_now(container.id)
-        self._release(container.id)
-        if container.options.auto_remove:
-            self._discard(container.id)
-            return replace(container, state="exited", exit_code=255)
-        self._store.update(
-            container.id, state="exited", exit_code=255, finished_at=now(), monitor_pid=None,
-            monitor_start=None,
-            error="the container's monitor was lost, so its exit code is unknown; "
-            "its processes were killed",
-        )  # fmt: skip
-        return self._store.get(container.id) or container
+        if record is not None and status.monitor_alive(run_dir):
+            return self._fold(container, record)
+        return self._finish(container.id) or replace(container, state="exited")
+
+    async def finish(self, container_id: str) -> None:
+        """Fold an ended run into the database and release it (the monitor's exit command)."""
+        await asyncio.to_thread(self._finish, container_id)
+
+    def _finish(self, container_id: str) -> Container | None:
+        """Record how the last run ended and give back what it held; None once removed.
+
+        Whoever comes first does it — the monitor's exit command, or any command that
+        finds the monitor gone — under the container's lock, so exactly once.
+        """
+        with container_lock(self._paths.runroot, container_id):
+            container = self._store.get(container_id)
+            if container is None:  # removed meanwhile: its lock file goes too
+                forget(self._paths.runroot, container_id)
+                return None
+            run_dir = self._paths.container_run_dir(container_id)
+            record = status.read(run_dir)
+            if record is None and not container.running:
+                return container  # finished by someone else meanwhile
+            if record is not None and status.monitor_alive(run_dir):
+                return self._fold(container, record)  # a new run began meanwhile
+            if record is None or record.state in ("running", "restarting"):
+                self._kill_now(container_id)  # its monitor died under it
+                record = _lost(container, record)
+            self._release(container_id)
+            if container.options.auto_remove:
+                self._discard(container_id)
+                return None
+            self._store.update(
+                container_id, **{**_fields(record), "monitor_pid": None, "monitor_start": None}
+            )
+            shutil.rmtree(run_dir, ignore_errors=True)
+            return self._store.get(container_id)
+
+    def _fold(self, container: Container, record: RunStatus) -> Container:
+        """Bring the row up to date with a live monitor's record (written only if changed)."""
+        fields = _fields(record)
+        if container.state == "paused" and record.state == "running":
+            del fields["state"]  # paused is the engine's word; the monitor can't tell
+        changed = {key: value for key, value in fields.items()
+                   if getattr(container, key) != value}  # fmt: skip
+        if changed:
+            with contextlib.suppress(NoSpaceError):  # a full disk: report, record later
+                self._store.update(container.id, **changed)
+        return replace(container, **changed)
 
     def _init_pid(self, container: Container) -> int:
         if not container.running:
@@ -528,7 +647,19 @@ def _mount_points(bundle: Path) -> list[str]:
     return [os.path.normpath(mount["destination"]).lstrip("/") for mount in config["mounts"]]
 
 
-def _wait_for_exit(pid: int | None, started: int | None, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while is_running(pid, started) and time.monotonic() < deadline:
-        time.sleep(0.02)
+def _fields(record: RunStatus) -> dict[str, object]:
+    """The container columns a monitor's record sets."""
+    return {
+        "state": record.state, "exit_code": record.exit_code, "started_at": record.started_at,
+        "finished_at": record.finished_at, "oom_killed": record.oom_killed,
+        "restart_count": record.restart_count, "error": record.error,
+        "monitor_pid": record.monitor_pid, "monitor_start": record.monitor_start,
+    }  # fmt: skip
+
+
+def _lost(container: Container, record: RunStatus | None) -> RunStatus:
+    """The record of a run whose monitor died before the container's end was known."""
+    base = record or RunStatus(
+        container.state, 0, None, container.started_at, restart_count=container.restart_count
+    )
+    return base.changed(state="exited", exit_code=255, finished_at=now(), error=_LOST)

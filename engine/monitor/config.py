@@ -12,9 +12,10 @@ class MonitorConfig:
     bundle: str  # the OCI bundle
     rootfs: str  # its root file system, already mounted; unmounted when the monitor ends
     runtime_root: str  # berth-runtime's state directory
+    run_dir: str  # where the status files go (engine/monitor/status.py)
     socket: str  # the attach socket to serve
     log: str  # json-file log path
-    database: str
+    exit_command: list[str]  # exec'd when the container has stopped for good (podman's)
     tty: bool = False
     open_stdin: bool = False  # -i: keep the container's stdin open for attach clients
     restart: str = "no"

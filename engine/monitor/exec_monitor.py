@@ -14,6 +14,7 @@ from pathlib import Path
 
 from engine import runtime
 from engine.errors import BerthError, ContainerStartError
+from engine.monitor import status
 from engine.monitor.config import ExecConfig
 from engine.monitor.session import ProcessSession
 
@@ -30,7 +31,9 @@ class ExecMonitor:
     def run(self) -> int:
         cfg = self.config
         try:
-            if cfg.wait_for_attach and not self._session.wait_for_client(_ATTACH_TIMEOUT):
+            if cfg.wait_for_attach and not self._session.wait_for_client(
+                _ATTACH_TIMEOUT, abandoned=lambda: status.reader_gone(cfg.ready_fd)
+            ):
                 raise BerthError("no client attached to start the exec session")
 
             def spawn(console: Path | None) -> int:
@@ -54,8 +57,12 @@ class ExecMonitor:
         return 0
 
     def _say_ready(self, message: dict) -> None:
-        os.write(self.config.ready_fd, json.dumps(message).encode())
-        os.close(self.config.ready_fd)
+        try:
+            os.write(self.config.ready_fd, json.dumps(message).encode())
+        except BrokenPipeError:  # the command that started us was killed; we carry on
+            pass
+        finally:
+            os.close(self.config.ready_fd)
 
     def _end(self) -> None:
         self._session.close()

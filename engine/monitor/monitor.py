@@ -1,25 +1,28 @@
-"""The container monitor's life: start the container, record its end, restart it."""
+"""The container monitor's life: start the container, record its end, restart it.
+
+It records everything in status files of the run dir (engine/monitor/status.py) and
+opens no database; when the container has stopped for good it execs the engine's exit
+command, a fresh process that folds the record in, releases the network and honours
+--rm.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 
 from engine import runtime
-from engine.containers.store import ContainerStore
 from engine.errors import BerthError, ContainerStartError, NotFoundError
+from engine.monitor import status
 from engine.monitor.config import MonitorConfig
 from engine.monitor.logfile import JsonLogWriter
 from engine.monitor.restart import RestartPolicy, next_delay
 from engine.monitor.session import ProcessSession
-from engine.paths import EnginePaths
 from engine.process_identity import start_time
 from engine.runtime import resources
-from engine.state import Database
 from engine.storage import overlay
 from engine.timestamps import now
 
@@ -30,16 +33,19 @@ _ATTACH_TIMEOUT = 60.0
 class Monitor:
     def __init__(self, config: MonitorConfig) -> None:
         self.config = config
+        self._run_dir = Path(config.run_dir)
         if config.ready_fd >= 0:  # the container must not hold it open: we signal EOF with it
             os.set_inheritable(config.ready_fd, False)
-        self._db = Database(Path(config.database))
-        self._store = ContainerStore(self._db)
         self._log = JsonLogWriter(Path(config.log), config.log_max_size, config.log_max_files)
-        self._session = ProcessSession(config.socket, self._log.write)
+        self._session = ProcessSession(config.socket, self._log.write, on_exit=self._exited)
         self._policy = RestartPolicy.parse(config.restart)
 
     def run(self) -> int:
-        if self.config.wait_for_attach and not self._session.wait_for_client(_ATTACH_TIMEOUT):
+        pid = os.getpid()  # after the fork that detached us
+        self._status = status.RunStatus("created", pid, start_time(pid))
+        if self.config.wait_for_attach and not self._session.wait_for_client(
+            _ATTACH_TIMEOUT, abandoned=self._client_gone
+        ):
             self._failed_to_start(BerthError("no client attached to start the container"), True)
             return 1
         restarts, delay = 0, 0.0
@@ -55,8 +61,11 @@ class Monitor:
                 break
             restarts += 1
             delay = next_delay(delay, ran_for)
-            self._store.update(self.config.container_id, state="restarting", restart_count=restarts)
-            self._session.serve_for(delay)
+            self._record(state="restarting", restart_count=restarts)
+            self._session.serve_for(delay, until=self._stop_requested)
+            if self._stop_requested():  # stopped while it waited to restart
+                self._record(state="exited")
+                break
         self._end()
         return 0
 
@@ -72,49 +81,60 @@ class Monitor:
 
         self._session.spawn(create, tty=cfg.tty, open_stdin=cfg.open_stdin, size=cfg.terminal_size)
         runtime.start(cfg.container_id, state_root=state_root)
+        self._record(
+            state="running", started_at=now(), finished_at=None, exit_code=None, error=None,
+            oom_killed=False,
+        )  # fmt: skip
         self._say_ready({"ok": True})
-        self._store.update(
-            cfg.container_id, state="running", started_at=now(), finished_at=None,
-            exit_code=None, error=None, oom_killed=0, monitor_pid=os.getpid(),
-            monitor_start=start_time(os.getpid()),
-        )  # fmt: skip
         code = self._session.pump()
-        # The counter dies with the cgroup, which the runtime's delete removes.
-        oom_killed = resources.oom_killed(cfg.container_id, state_root=state_root)
         self._release_runtime()
-        self._store.update(
-            cfg.container_id, state="exited", exit_code=code, finished_at=now(),
-            oom_killed=int(oom_killed),
-        )  # fmt: skip
         self._session.announce_exit(code)
         return code
 
+    def _exited(self, code: int) -> None:
+        """Record the exit the moment it is reaped, before the output is drained."""
+        # The OOM counter dies with the cgroup, which the runtime's delete removes.
+        oom_killed = resources.oom_killed(
+            self.config.container_id, state_root=Path(self.config.runtime_root)
+        )
+        self._record(state="exited", exit_code=code, finished_at=now(), oom_killed=oom_killed)
+
+    def _record(self, **fields: object) -> None:
+        self._status = self._status.changed(**fields)
+        status.write(self._run_dir, self._status)
+
     def _say_ready(self, message: dict) -> None:
-        """Tell the engine, once, whether the container started."""
+        """Tell the engine, once, whether the container started (it may be gone: fine)."""
         fd = self.config.ready_fd
         if fd < 0:
             return
         try:
             os.write(fd, json.dumps(message).encode())
+        except BrokenPipeError:  # the command that started us was killed; we carry on
+            pass
         finally:
             os.close(fd)
             object.__setattr__(self.config, "ready_fd", -1)
 
+    def _client_gone(self) -> bool:
+        """Whether the command waiting for our ready message has gone (it was killed)."""
+        fd = self.config.ready_fd
+        return fd >= 0 and status.reader_gone(fd)
+
     def _failed_to_start(self, error: BerthError, first: bool) -> None:
         code = error.exit_code if isinstance(error, ContainerStartError) else 125
-        self._say_ready({"ok": False, "error": str(error), "code": code})
         self._release_runtime()
         # Like Docker, a container whose process never ran stays "created".
-        self._store.update(
-            self.config.container_id, state="created" if first else "exited", exit_code=code,
-            error=str(error), finished_at=now(),
+        self._record(
+            state="created" if first else "exited", exit_code=code, error=str(error),
+            finished_at=now(),
         )  # fmt: skip
+        self._say_ready({"ok": False, "error": str(error), "code": code})
         self._session.announce_exit(code)
         self._end()
 
     def _stop_requested(self) -> bool:
-        container = self._store.get(self.config.container_id)
-        return container is None or bool(container.stop_requested)
+        return status.stop_requested(self._run_dir)
 
     def _release_runtime(self) -> None:
         with contextlib.suppress(NotFoundError):
@@ -122,23 +142,12 @@ class Monitor:
                 self.config.container_id, state_root=Path(self.config.runtime_root), force=True
             )
 
-    def _release_network(self) -> None:
-        """Give back the namespace, address leases and published ports: it stopped for good."""
-        from engine.network.release import release  # loaded at the end only: a small monitor
-
-        cfg = self.config
-        # The engine's layout: <root>/berth.db and <runroot>/runtime.
-        paths = EnginePaths(Path(cfg.database).parent, Path(cfg.runtime_root).parent)
-        release(paths, self._db, cfg.container_id)
-
     def _end(self) -> None:
-        """Unmount, release the network, close the log and the socket, and honour --rm."""
+        """Close the log and the socket, unmount, then become the engine's exit command."""
         self._log.close()
         self._session.close()
         overlay.unmount(Path(self.config.rootfs))
-        self._release_network()
-        if self.config.auto_remove:
-            self._store.delete(self.config.container_id)
-            shutil.rmtree(self.config.bundle, ignore_errors=True)
-        else:
-            self._store.update(self.config.container_id, monitor_pid=None, monitor_start=None)
+        command = self.config.exit_command
+        # exec, not fork: nothing of ours (no lock, no socket) lives on in it, and the
+        # monitor lock (close-on-exec) is free the moment the record is final.
+        os.execv(command[0], command)

@@ -23,6 +23,8 @@ from engine.runtime.container import exit_status
 
 # After the process exits, how long to wait for the rest of its output.
 _DRAIN_SECONDS = 2.0
+# How often a wait looks whether it should give up (its client died, a stop came).
+_ABANDON_POLL = 0.1
 
 #: spawn(console_socket) -> pid: creates the process, a child of ours, with the
 #: console socket it must send its terminal to (None without a terminal).
@@ -30,10 +32,15 @@ Spawn = Callable[[Path | None], int]
 
 
 class ProcessSession:
-    def __init__(self, socket_path: str, on_output: Callable[[str, bytes], None]) -> None:
+    def __init__(
+        self, socket_path: str, on_output: Callable[[str, bytes], None],
+        on_exit: Callable[[int], None] = lambda _code: None,
+    ) -> None:  # fmt: skip
+        """``on_exit(code)`` runs the moment the process is reaped, before its output drains."""
         self._selector = selectors.DefaultSelector()
         self._server = AttachServer(socket_path, self._selector, self._on_client_frame)
         self._on_output = on_output
+        self._on_exit = on_exit
         self._io: ContainerIO | None = None
         self._pid: int | None = None
         self._status: int | None = None
@@ -47,8 +54,13 @@ class ProcessSession:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         self._selector.register(wake_read, selectors.EVENT_READ, lambda _: self._reap(wake_read))
 
-    def wait_for_client(self, timeout: float) -> bool:
-        return self._server.wait_for_client(timeout)
+    def wait_for_client(self, timeout: float, abandoned: Callable[[], bool]) -> bool:
+        """Wait for a first client; False after ``timeout`` or once ``abandoned()``."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0 and not abandoned():
+            if self._server.wait_for_client(min(left, _ABANDON_POLL)):
+                return True
+        return False
 
     # -- a run of the process -----------------------------------------------------
 
@@ -94,11 +106,11 @@ class ProcessSession:
         self._io = None
         return exit_status(self._status) if self._status is not None else 255
 
-    def serve_for(self, seconds: float) -> None:
-        """Keep serving attach clients for a while (between restarts)."""
+    def serve_for(self, seconds: float, until: Callable[[], bool]) -> None:
+        """Keep serving attach clients for a while (between restarts), or until ``until()``."""
         deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            self._dispatch(left)
+        while (left := deadline - time.monotonic()) > 0 and not until():
+            self._dispatch(min(left, _ABANDON_POLL))
 
     def announce_exit(self, code: int) -> None:
         self._server.broadcast(encode_exit(code))
@@ -136,6 +148,7 @@ class ProcessSession:
         pid, status = os.waitpid(self._pid, os.WNOHANG)
         if pid:
             self._status = status
+            self._on_exit(exit_status(status))
 
     def _on_client_frame(self, kind: Frame, payload: bytes) -> None:
         io = self._io
