@@ -11,11 +11,10 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def small_tmpfs(directory: Path, size: str) -> Iterator[Path]:
-    """``directory`` with a tmpfs of ``size`` (mount's syntax: "2m") mounted on it."""
+def small_tmpfs(directory: Path, options: str) -> Iterator[Path]:
+    """``directory`` with a tmpfs mounted on it with ``options`` ("size=2m,nr_inodes=8")."""
     directory.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(directory)],
-                   check=True)  # fmt: skip
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(directory)], check=True)
     try:
         yield directory
     finally:

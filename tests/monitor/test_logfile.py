@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
+from engine.monitor import logfile
 from engine.monitor.logfile import MAX_LINE, JsonLogWriter
+from tests.small_fs import fill, small_tmpfs
 
 
 def entries(path):
@@ -65,3 +69,98 @@ def test_single_file_rotation_starts_over(tmp_path):
     writer.close()
     assert [p.name for p in tmp_path.iterdir()] == ["ctr.log"]
     assert entries(log)[-1]["log"] == "line 49\n"
+
+
+# -- a full disk: the container goes on, its output is dropped meanwhile ----------------
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    with small_tmpfs(tmp_path / "fs", "size=64k") as directory:
+        yield directory
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The writer's monotonic clock, moved by hand."""
+    now = [1000.0]
+    monkeypatch.setattr(logfile.time, "monotonic", lambda: now[0])
+    return now
+
+
+def test_a_full_disk_drops_output_until_space_returns(small_fs, clock, capsys):
+    log = small_fs / "ctr.log"
+    writer = JsonLogWriter(log)
+    writer.write("stdout", b"before\n")
+    ballast = fill(small_fs)
+    for number in range(100):  # the first fill the file's last page, the rest are lost
+        writer.write("stdout", f"lost {number:02d}\n".encode())
+    assert "cannot write the log (No space left on device)" in capsys.readouterr().err
+    ballast.unlink()
+    late = b"lost too: a failed write is tried again a second later\n"
+    writer.write("stdout", late)
+    clock[0] += logfile.RETRY_SECONDS
+    writer.write("stderr", b"after\n")
+    writer.close()
+    got = [e["log"] for e in entries(log)]
+    kept = len(got) - 2
+    assert got == ["before\n", *(f"lost {n:02d}\n" for n in range(kept)), "after\n"]
+    assert 0 < kept < 100
+    dropped = (100 - kept) * len(b"lost 00\n") + len(late)
+    assert f"writing again; {101 - kept} lines ({dropped} bytes) of output were dropped" in (
+        capsys.readouterr().err
+    )
+
+
+def test_a_record_cut_short_by_a_full_disk_is_not_left_torn(small_fs, clock):
+    log = small_fs / "ctr.log"
+    writer = JsonLogWriter(log)
+    writer.write("stdout", b"whole\n")
+    ballast = fill(small_fs, leave=6000)
+    writer.write("stdout", b"y" * 12000 + b"\n")  # more than fits: written in part, then not
+    assert log.read_bytes().endswith(b"\n")
+    assert [e["log"] for e in entries(log)] == ["whole\n"]
+    ballast.unlink()
+    clock[0] += logfile.RETRY_SECONDS
+    writer.write("stdout", b"next\n")
+    writer.close()
+    assert [e["log"] for e in entries(log)] == ["whole\n", "next\n"]
+
+
+def test_rotation_on_a_full_disk_neither_raises_nor_tears(small_fs, clock):
+    log = small_fs / "ctr.log"
+    writer = JsonLogWriter(log, max_size=2000, max_files=3)
+    ballast = fill(small_fs, leave=4096)
+    for number in range(300):
+        writer.write("stdout", f"line {number:03d}\n".encode())
+        clock[0] += 0.1
+    ballast.unlink()
+    clock[0] += logfile.RETRY_SECONDS
+    writer.write("stdout", b"last\n")
+    writer.close()
+    assert entries(log)[-1]["log"] == "last\n"
+    for path in small_fs.glob("ctr.log*"):
+        assert path.stat().st_size <= 2000
+        entries(path)  # every line whole JSON
+
+
+def test_a_log_that_cannot_be_created_is_dropped_then_written(small_fs, clock):
+    ballast = fill(small_fs)
+    with small_tmpfs(small_fs / "noinodes", "size=64k,nr_inodes=1"):
+        log = small_fs / "noinodes" / "ctr.log"  # the mount's root took the one inode
+        writer = JsonLogWriter(log)
+        writer.write("stdout", b"lost\n")
+        assert not log.exists()
+        writer.close()
+    ballast.unlink()
+
+
+def test_a_log_torn_by_a_crash_gets_its_line_ended(tmp_path):
+    log = tmp_path / "ctr.log"
+    log.write_bytes(b'{"log":"whole\\n","stream":"stdout","time":"x"}\n{"log":"tor')
+    writer = JsonLogWriter(log)
+    writer.write("stdout", b"next\n")
+    writer.close()
+    lines = log.read_bytes().splitlines()
+    assert lines[1] == b'{"log":"tor'
+    assert json.loads(lines[2])["log"] == "next\n"

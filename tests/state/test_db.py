@@ -68,7 +68,7 @@ def test_several_processes_write_at_once(tmp_path):
 
 @pytest.fixture
 def full_fs(tmp_path):
-    with small_tmpfs(tmp_path / "fs", "2m") as directory:
+    with small_tmpfs(tmp_path / "fs", "size=2m") as directory:
         yield directory
 
 
