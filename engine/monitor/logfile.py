@@ -42,6 +42,7 @@ class JsonLogWriter:
     _fd: int | None = None
     _size: int = 0  # where the last whole record ends
     _retry_at: float | None = None  # while dropping: when to try writing again
+    _dropping_since: float = 0.0
     _dropped_lines: int = 0
     _dropped_bytes: int = 0
 
@@ -91,7 +92,9 @@ class JsonLogWriter:
             self._start_dropping(error)
             return
         if self._retry_at is not None:
-            _say(f"{self.path}: writing again; {self._dropped()} were dropped")
+            # The line that said dropping began went to the same full disk, likely lost.
+            lasted = time.monotonic() - self._dropping_since
+            _say(f"{self.path}: writing again after {lasted:.0f} s; {self._dropped()} were dropped")
             self._retry_at, self._dropped_lines, self._dropped_bytes = None, 0, 0
 
     def _append(self, record: bytes) -> None:
@@ -150,6 +153,7 @@ class JsonLogWriter:
 
     def _start_dropping(self, error: OSError) -> None:
         if self._retry_at is None:
+            self._dropping_since = time.monotonic()
             _say(f"{self.path}: cannot write the log ({error.strerror or error}); "
                  "dropping the container's output until it can")  # fmt: skip
         self._retry_at = time.monotonic() + RETRY_SECONDS

@@ -107,8 +107,9 @@ def test_a_full_disk_drops_output_until_space_returns(small_fs, clock, capsys):
     assert got == ["before\n", *(f"lost {n:02d}\n" for n in range(kept)), "after\n"]
     assert 0 < kept < 100
     dropped = (100 - kept) * len(b"lost 00\n") + len(late)
-    assert f"writing again; {101 - kept} lines ({dropped} bytes) of output were dropped" in (
-        capsys.readouterr().err
+    assert (
+        f"writing again after 1 s; {101 - kept} lines ({dropped} bytes) of output were dropped"
+        in (capsys.readouterr().err)
     )
 
 
