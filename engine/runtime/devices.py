@@ -6,7 +6,7 @@ import os
 import stat
 from pathlib import Path
 
-from engine.runtime import rootpath
+from engine.runtime.rootpath import Root
 from engine.runtime.spec import Device
 
 # The OCI runtime spec's default devices (config-linux.md, "Default Devices").
@@ -29,24 +29,45 @@ DEFAULT_LINKS = {
 _FILE_TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
 
 
-def create_defaults(root: Path) -> None:
+def create_defaults(root: Root) -> None:
     """The default nodes and links, in a /dev the runtime mounted fresh (a tmpfs)."""
     for device in DEFAULT_DEVICES:
         make_node(root, device)
     for link, target in DEFAULT_LINKS.items():
-        path = rootpath.resolve(root, link)
+        path = root.resolve(link)
         if not os.path.lexists(path):
+            root.check_owned(path, f"link {link}")
             os.symlink(target, path)
 
 
-def make_node(root: Path, device: Device) -> None:
-    """Create ``device`` inside ``root``, replacing whatever was at its path."""
-    path = rootpath.resolve(root, device.path)
+def make_node(root: Root, device: Device) -> None:
+    """Create ``device`` inside ``root``, replacing whatever was at its path.
+
+    Where the container does not own its /dev (the host's, bound in) nothing is
+    replaced: the very node already there will do; anything else is refused.
+    """
+    path = root.resolve(device.path)
+    if not root.owns(path) and _is_node(path, device):
+        return
+    root.check_owned(path, f"device {device.path}")
     path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
     if os.path.lexists(path):
         path.unlink()
-    number = os.makedev(device.major, device.minor) if device.type != "p" else 0
-    os.mknod(path, _FILE_TYPES[device.type] | 0o600, number)
+    os.mknod(path, _FILE_TYPES[device.type] | 0o600, _number(device))
     # Set the mode after mknod: mknod's is filtered through the umask.
     os.chmod(path, stat.S_IMODE(device.file_mode))
     os.chown(path, device.uid, device.gid)
+
+
+def _number(device: Device) -> int:
+    return os.makedev(device.major, device.minor) if device.type != "p" else 0
+
+
+def _is_node(path: Path, device: Device) -> bool:
+    """Whether ``path`` is already ``device``: the same type and number."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    same_type = stat.S_IFMT(info.st_mode) == _FILE_TYPES[device.type]
+    return same_type and info.st_rdev == _number(device)

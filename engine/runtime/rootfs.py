@@ -2,6 +2,7 @@
 
 :func:`prepare` runs before pivot_root (host paths, the rootfs a host directory):
 propagation, the rootfs bind, config.json's mounts, device nodes, then pivot_root.
+Files are created only where :class:`rootpath.Root` says the container owns them.
 :func:`finish` runs after it, with the container's /proc: a read-only root, masked
 paths and read-only paths.
 """
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from engine.cgroups import Cgroup
 from engine.linux import syscalls as sc
-from engine.runtime import devices, mountoptions, rootpath
+from engine.runtime import devices, mountoptions, rootpath, terminal
 from engine.runtime.cgroupmount import mount_cgroups
 from engine.runtime.spec import Mount, Spec
 
@@ -24,17 +25,22 @@ def prepare(spec: Spec, bundle: Path, cgroup: Cgroup) -> None:
     """Mount everything under the rootfs and make it ``/``."""
     # No mount made from here on may propagate back to the host.
     sc.mount(None, "/", None, _initial_propagation(spec))
-    root = str(spec.root)
+    root = rootpath.Root(spec.root)
     # pivot_root needs the new root to be a mount point of its own.
-    sc.mount(root, root, None, sc.MS_BIND | sc.MS_REC)
+    sc.mount(str(root.path), str(root.path), None, sc.MS_BIND | sc.MS_REC)
     namespaced = spec.namespace("cgroup") is not None
     for mount in spec.mounts:
-        _mount(spec.root, mount, bundle, cgroup, namespaced)
-    if _dev_is_fresh(spec):
-        devices.create_defaults(spec.root)
+        _mount(root, mount, bundle, cgroup, namespaced)
+    # The default devices go only into a /dev the runtime mounted empty, never into
+    # one bound from the host (which has its own, as runc leaves it).
+    if root.is_fresh("/dev"):
+        devices.create_defaults(root)
     for device in spec.devices:
-        devices.make_node(spec.root, device)
-    _pivot(root)
+        devices.make_node(root, device)
+    if spec.process.terminal:
+        # The init binds its pty over it (terminal.attach), after pivot_root.
+        _target(root, terminal.CONSOLE, directory=False)
+    _pivot(str(root.path))
     wanted = _wanted_propagation(spec)
     if wanted is not None and wanted != _initial_propagation(spec):
         sc.mount(None, "/", None, wanted)
@@ -66,7 +72,9 @@ def _initial_propagation(spec: Spec) -> int:
     return _DEFAULT_PROPAGATION
 
 
-def _mount(root: Path, mount: Mount, bundle: Path, cgroup: Cgroup, namespaced: bool) -> None:
+def _mount(
+    root: rootpath.Root, mount: Mount, bundle: Path, cgroup: Cgroup, namespaced: bool
+) -> None:
     options = mountoptions.parse(mount.options)
     if mount.is_bind:
         source = bundle / mount.source  # a relative source is relative to the bundle
@@ -81,18 +89,27 @@ def _mount(root: Path, mount: Mount, bundle: Path, cgroup: Cgroup, namespaced: b
         else:
             source = mount.source or mount.type
             sc.mount(source, str(target), mount.type, options.flags, options.data)
+    # Only a tmpfs of our own making is empty and the container's: the place to create
+    # /dev's nodes and further mount points in.
+    root.mounted(target, fresh=mount.type == "tmpfs" and not mount.is_bind)
     for propagation in options.propagation:
         sc.mount(None, str(target), None, propagation)
 
 
-def _target(root: Path, destination: str, *, directory: bool) -> Path:
-    """The mount point inside ``root``, created (as a directory or a file) if missing."""
-    target = rootpath.resolve(root, destination)
+def _target(root: rootpath.Root, destination: str, *, directory: bool) -> Path:
+    """The mount point inside ``root``, created (a directory or a file) if missing.
+
+    Only in the container's own files: never through a bind mount onto the host's.
+    """
+    target = root.resolve(destination)
+    if os.path.lexists(target):
+        return target
+    root.check_owned(target, f"mount point {destination}")
     if directory:
-        target.mkdir(mode=0o755, parents=True, exist_ok=True)
-    elif not target.exists():
+        target.mkdir(mode=0o755, parents=True)
+    else:
         target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644))
     return target
 
 
@@ -100,10 +117,6 @@ def _remount_bind(target: Path | str, flags: int) -> None:
     # A bind mount takes its flags only through a second, remounting call.
     locked = mountoptions.locked_flags(os.statvfs(target).f_flag)
     sc.mount(None, str(target), None, sc.MS_REMOUNT | sc.MS_BIND | flags | locked)
-
-
-def _dev_is_fresh(spec: Spec) -> bool:
-    return any(m.destination.rstrip("/") == "/dev" and m.type == "tmpfs" for m in spec.mounts)
 
 
 def _pivot(root: str) -> None:

@@ -60,7 +60,8 @@ def attach(console: socket.socket, process: Process, *, bind_console: bool) -> N
     """In the child: a new pty as controlling terminal and stdio; its master to the socket.
 
     Call it as root in the container's mount namespace with /dev/ptmx its own; with
-    ``bind_console`` (the init) the slave is also bind-mounted over /dev/console.
+    ``bind_console`` (the init) the slave is also bind-mounted over /dev/console, which
+    must exist (rootfs.prepare makes it where the container owns /dev).
     The pty has process.consoleSize before anything can read it.
     """
     master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
@@ -80,16 +81,11 @@ def attach(console: socket.socket, process: Process, *, bind_console: bool) -> N
     # The process's user reads and writes it, even after dropping root.
     os.fchown(slave, process.user.uid, _KEEP_GROUP)
     if bind_console:
-        _bind_console(name)
+        # Not created here, where /dev may be the host's: rootfs.prepare made it.
+        sc.mount(name, CONSOLE, None, sc.MS_BIND)
     os.setsid()
     fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
     for fd in (0, 1, 2):
         os.dup2(slave, fd)
     if slave > 2:
         os.close(slave)
-
-
-def _bind_console(slave: str) -> None:
-    if not os.path.lexists(CONSOLE):
-        os.close(os.open(CONSOLE, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
-    sc.mount(slave, CONSOLE, None, sc.MS_BIND)
