@@ -21,6 +21,7 @@ class Engine:
         self.paths = paths
         self.db = Database(paths.database)
         self.images = ImageService(paths, self.db)
+        self.images.collect_leftovers()
         self.networks = NetworkService(paths, self.db)
         self.containers = ContainerService(paths, self.db, self.images, self.networks)
         self.stats = StatsService(self.containers, paths.runtime_state)

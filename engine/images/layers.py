@@ -8,7 +8,8 @@ Order, for crashes and for other berth processes: a layer is extracted into scra
 space, then moved in place and its row inserted in one write transaction (the caller's,
 which also inserts the image naming it, so no rmi can remove the layer in between).
 Files are deleted only after the row is gone, under the same lock, so a layer that an
-import registers again meanwhile is never deleted under it.
+import registers again meanwhile is never deleted under it. A layer directory no row
+names (a crash, or a transaction rolled back, after the move) is collected the same way.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import secrets
-import shutil
 import sqlite3
 import string
-import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -28,11 +29,13 @@ from typing import BinaryIO
 from engine.images.extract import extract_layer
 from engine.paths import EnginePaths
 from engine.state import Database
+from engine.storage import scratch
 from engine.timestamps import now
 
 _LINK_ALPHABET = string.ascii_uppercase + string.digits
 _LINK_LENGTH = 26
 _DRAIN_CHUNK = 1 << 20
+_LAYER_DIR = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -81,16 +84,16 @@ class LayerStore:
         Nothing is left behind when extraction fails. Pass the result to :meth:`register`
         inside a write transaction, then to :meth:`discard` whatever happened.
         """
-        scratch = Path(tempfile.mkdtemp(prefix="layer-", dir=self._paths.tmp))
+        staging = scratch.new_dir(self._paths.tmp, "layer")
         try:
-            (scratch / "diff").mkdir()
+            (staging / "diff").mkdir()
             hashing = _Hashing(stream)
-            size = extract_layer(hashing, scratch / "diff")
+            size = extract_layer(hashing, staging / "diff")
             hashing.drain()
         except BaseException:
-            shutil.rmtree(scratch, ignore_errors=True)
+            scratch.remove(staging)
             raise
-        return StagedLayer("sha256:" + hashing.digest.hexdigest(), size, scratch)
+        return StagedLayer("sha256:" + hashing.digest.hexdigest(), size, staging)
 
     def register(self, tx: sqlite3.Connection, staged: StagedLayer) -> None:
         """Move a staged layer in place and record it, unless the store has it already."""
@@ -109,23 +112,54 @@ class LayerStore:
         )
 
     def discard(self, staged: StagedLayer) -> None:
-        """Remove the scratch copy if it was not moved in (already stored, or rolled back)."""
-        shutil.rmtree(staged.scratch, ignore_errors=True)
+        """Remove the scratch copy if it was not moved in (already stored, or failed before)."""
+        scratch.remove(staged.scratch)
 
     def remove_files(self, layer_id: str) -> None:
         """Delete the files of a layer whose row the caller has deleted and committed."""
-        home = self._paths.layer_dir(layer_id)
-        trash = self._paths.tmp / f"removed-{home.name}-{secrets.token_hex(4)}"
         with self._db.write() as tx:
             if tx.execute("SELECT 1 FROM layers WHERE id = ?", (layer_id,)).fetchone():
                 return  # imported again since: the files are in use once more
-            try:
-                os.rename(home, trash)
-            except FileNotFoundError:
-                return
-        self._delete_files(trash)
+            trash = self._to_trash([self._paths.layer_dir(layer_id).name])
+        self._empty_trash(trash)
+
+    def collect_orphans(self) -> None:
+        """Delete the layer directories no row names: a crash between moving a layer in
+        and committing its row, or a transaction rolled back after the move, leaves them.
+
+        Costs a scandir and a query when there are none.
+        """
+        with os.scandir(self._paths.layers) as scan:
+            on_disk = {entry.name for entry in scan if _LAYER_DIR.fullmatch(entry.name)}
+        if on_disk <= self._stored(self._db.query("SELECT id FROM layers")):
+            return
+        # A registration between its move and its commit holds this lock: wait it out.
+        with self._db.write() as tx:
+            trash = self._to_trash(on_disk - self._stored(tx.execute("SELECT id FROM layers")))
+        self._empty_trash(trash)
+
+    @staticmethod
+    def _stored(rows: Iterable[sqlite3.Row]) -> set[str]:
+        return {row[0].removeprefix("sha256:") for row in rows}
+
+    def _to_trash(self, names: Iterable[str]) -> Path | None:
+        """Move the layer directories ``names`` out of the store, under the caller's lock,
+        into scratch space that a crash leaves for the next collector; None if none were."""
+        trash = None
+        for name in names:
+            trash = trash or scratch.new_dir(self._paths.tmp, "removed")
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(self._paths.layers / name, trash / name)
+        return trash
+
+    def _empty_trash(self, trash: Path | None) -> None:
+        if trash is None:
+            return
+        for home in trash.iterdir():
+            self._delete_files(home)
+        scratch.remove(trash)
 
     def _delete_files(self, home: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             (self._paths.links / (home / "link").read_text()).unlink(missing_ok=True)
-        shutil.rmtree(home, ignore_errors=True)
+        scratch.remove(home)

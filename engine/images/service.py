@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from engine.errors import AmbiguousError, ConflictError, InvalidArgumentError, NotFoundError
+from engine.errors import (
+    AmbiguousError,
+    BerthError,
+    ConflictError,
+    InvalidArgumentError,
+    NotFoundError,
+)
 from engine.images.commit import write_layer
 from engine.images.compression import decompressed
 from engine.images.config import (
@@ -42,6 +48,7 @@ from engine.images.reference import parse_reference
 from engine.images.starter import STARTER_CONFIG, STARTER_REFERENCE, starter_layer
 from engine.paths import EnginePaths
 from engine.state import Database
+from engine.storage import scratch
 from engine.timestamps import format_ns, now
 
 _HEX = re.compile(r"[0-9a-f]+")
@@ -76,6 +83,16 @@ class ImageService:
         self._paths = paths
         self._db = db
         self._layers = LayerStore(paths, db)
+
+    def collect_leftovers(self) -> None:
+        """Remove what crashed or failed berth processes left: their scratch space in
+        ``tmp/`` and layer directories no row names. Best effort: it runs as the engine
+        opens, for every command, and must not stop one (on a full disk, say)."""
+        try:
+            scratch.collect(self._paths.tmp)
+            self._layers.collect_orphans()
+        except (OSError, sqlite3.Error, BerthError):
+            pass  # what is left now is collected by a later command
 
     # -- making images -----------------------------------------------------------
 
