@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from engine.images.extract import extract_layer
+from engine.linux import syscalls
 from engine.paths import EnginePaths
 from engine.state import Database
 from engine.storage import scratch
@@ -79,7 +80,8 @@ class LayerStore:
         return (self._paths.layer_dir(layer_id) / "link").read_text()
 
     def stage(self, stream: BinaryIO) -> StagedLayer:
-        """Extract the tar read from ``stream`` into scratch space, hashing it on the way.
+        """Extract the tar read from ``stream`` into scratch space, hashing it on the way,
+        and write it to disk (its row may commit as soon as it is moved in).
 
         Nothing is left behind when extraction fails. Pass the result to :meth:`register`
         inside a write transaction, then to :meth:`discard` whatever happened.
@@ -90,22 +92,29 @@ class LayerStore:
             hashing = _Hashing(stream)
             size = extract_layer(hashing, staging / "diff")
             hashing.drain()
+            link = "".join(secrets.choice(_LINK_ALPHABET) for _ in range(_LINK_LENGTH))
+            (staging / "link").write_text(link)
+            _sync_file_system(staging)
         except BaseException:
             scratch.remove(staging)
             raise
         return StagedLayer("sha256:" + hashing.digest.hexdigest(), size, staging)
 
     def register(self, tx: sqlite3.Connection, staged: StagedLayer) -> None:
-        """Move a staged layer in place and record it, unless the store has it already."""
+        """Move a staged layer in place and record it, unless the store has it already.
+
+        The move is on disk before the row can commit: a row never names missing files.
+        """
         if tx.execute("SELECT 1 FROM layers WHERE id = ?", (staged.id,)).fetchone():
             return
         home = self._paths.layer_dir(staged.id)
         if home.exists():  # files of a removal that crashed after its commit
             self._delete_files(home)
-        link = "".join(secrets.choice(_LINK_ALPHABET) for _ in range(_LINK_LENGTH))
-        (staged.scratch / "link").write_text(link)
         os.rename(staged.scratch, home)
+        link = (home / "link").read_text()
         os.symlink(f"../layers/{home.name}/diff", self._paths.links / link)
+        _sync_directory(self._paths.layers)
+        _sync_directory(self._paths.links)
         tx.execute(
             "INSERT INTO layers (id, size, created) VALUES (?, ?, ?)",
             (staged.id, staged.size, now()),
@@ -163,3 +172,21 @@ class LayerStore:
         with contextlib.suppress(FileNotFoundError):
             (self._paths.links / (home / "link").read_text()).unlink(missing_ok=True)
         scratch.remove(home)
+
+
+def _sync_file_system(directory: Path) -> None:
+    """Every file just extracted, on disk: one syncfs(2), not an fsync per file."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        syscalls.syncfs(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync_directory(directory: Path) -> None:
+    """Entries just made in ``directory`` (a rename, a symlink), on disk."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

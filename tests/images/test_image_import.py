@@ -10,6 +10,7 @@ import json
 import lzma
 import os
 import re
+import sqlite3
 import sys
 import threading
 import types
@@ -17,6 +18,8 @@ import types
 import pytest
 
 from engine.errors import InvalidArgumentError, NotFoundError
+from engine.images import layers
+from engine.linux import syscalls
 from tests.images.tarballs import TREE, tree_tar
 
 COMPRESSIONS = {"tar": lambda b: b, "gzip": gzip.compress, "bzip2": bz2.compress,
@@ -175,3 +178,38 @@ async def test_bad_sources(images, tmp_path):
         await images.import_(tmp_path, "Bad:Name")  # checked before any work
     with pytest.raises(InvalidArgumentError, match="unsupported --change"):
         await images.import_(tmp_path, changes=["RUN x"])
+
+
+async def test_layer_files_are_on_disk_before_their_row_commits(images, paths, monkeypatch):
+    events = []
+
+    def committed() -> bool:
+        with sqlite3.connect(paths.database) as other:  # another process's view
+            return bool(other.execute("SELECT 1 FROM layers").fetchall())
+
+    def sync_file_system(directory):
+        assert (directory / "diff" / "etc" / "motd").read_bytes() == b"hello\n"
+        assert (directory / "link").read_text()
+        events.append(("syncfs", committed()))
+        real_sync(directory)
+
+    def sync_directory(directory):
+        events.append((directory.name, committed(), len(list(directory.iterdir()))))
+        real_sync_directory(directory)
+
+    real_sync, real_sync_directory = layers._sync_file_system, layers._sync_directory
+    monkeypatch.setattr(layers, "_sync_file_system", sync_file_system)
+    monkeypatch.setattr(layers, "_sync_directory", sync_directory)
+    await images.import_(io.BytesIO(tree_tar(TREE)))
+    assert events == [("syncfs", False), ("layers", False, 1), ("l", False, 1)]
+    assert committed()
+
+
+def test_syncfs_reports_errors(tmp_path):
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        syscalls.syncfs(fd)
+    finally:
+        os.close(fd)
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        syscalls.syncfs(fd)
