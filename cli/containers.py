@@ -209,7 +209,7 @@ async def _run(args: argparse.Namespace) -> int:
     engine = open_engine(args)
     options = _create_options(args)
     detach_keys = parse_detach_keys(args.detach_keys)
-    container = await engine.containers.create(options)
+    container = await engine.containers.create(options, to_run=True)
     await network.warn_outbound(engine, container)
     if args.detach:
         await engine.containers.start(container.id)

@@ -20,3 +20,14 @@ def start_time(pid: int) -> int | None:
 def is_running(pid: int | None, started: int | None) -> bool:
     """Whether the process ``pid`` that started at ``started`` still runs."""
     return pid is not None and started is not None and start_time(pid) == started
+
+
+def identity(pid: int) -> str:
+    """``PID:START``: a name for one process that a recycled pid never matches."""
+    return f"{pid}:{start_time(pid)}"
+
+
+def identity_running(name: str) -> bool:
+    """Whether the process :func:`identity` named still runs."""
+    pid, _, started = name.partition(":")
+    return started.isdigit() and is_running(int(pid), int(started))

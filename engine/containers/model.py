@@ -79,6 +79,7 @@ class Container:
     finished_at: str | None
     error: str | None
     oom_killed: bool = False  # the OOM killer killed one of its processes in its last run
+    run_by: str | None = None  # "PID:START" of the run command that created it, if any
 
     @property
     def short_id(self) -> str:
@@ -111,6 +112,7 @@ class Container:
             finished_at=row["finished_at"],
             error=row["error"],
             oom_killed=bool(row["oom_killed"]),
+            run_by=row["run_by"],
         )
 
 

@@ -45,11 +45,12 @@ from engine.errors import (
 from engine.images import Image, ImageService
 from engine.linux.syscalls import describe
 from engine.monitor import status
+from engine.monitor.restart import RestartPolicy
 from engine.monitor.status import RunStatus
 from engine.network.model import ContainerNetwork
 from engine.network.service import NetworkService
 from engine.paths import EnginePaths
-from engine.process_identity import is_running
+from engine.process_identity import identity, identity_running, is_running
 from engine.runtime import resources
 from engine.signals import parse_signal
 from engine.state import Database
@@ -60,6 +61,9 @@ _NAME_ATTEMPTS = 20
 _POLL_SECONDS = 0.02
 _KILL_GRACE = 10.0  # seconds for the kernel to tear a SIGKILLed container down
 _LOST = "the container's monitor was lost, so its exit code is unknown; its processes were killed"
+_RUN_DIR_LOST = (
+    "it was running when the host restarted (its run dir is gone), so its exit code is unknown"
+)
 
 
 class ContainerService:
@@ -98,12 +102,17 @@ class ContainerService:
 
     # -- create ------------------------------------------------------------------
 
-    async def create(self, options: CreateOptions) -> Container:
-        """Record a new container and its directories; nothing runs yet."""
-        image = await self._images.resolve(options.image)
-        return await asyncio.to_thread(self._create, options, image)
+    async def create(self, options: CreateOptions, *, to_run: bool = False) -> Container:
+        """Record a new container and its directories; nothing runs yet.
 
-    def _create(self, options: CreateOptions, image: Image) -> Container:
+        ``to_run``: the caller starts it next (``run``); should the caller die before
+        it does, a --rm container is removed rather than left created.
+        """
+        image = await self._images.resolve(options.image)
+        run_by = identity(os.getpid()) if to_run else None
+        return await asyncio.to_thread(self._create, options, image, run_by)
+
+    def _create(self, options: CreateOptions, image: Image, run_by: str | None) -> Container:
         options = limits.checked(options)
         security.check(options)
         if options.workdir and not options.workdir.startswith("/"):
@@ -117,7 +126,7 @@ class ContainerService:
         )  # fmt: skip
         container_id = secrets.token_hex(32)
         name = validate_name(options.name) if options.name else self._free_name()
-        self._store.insert(container_id, name, image.id, options, args, now())
+        self._store.insert(container_id, name, image.id, options, args, now(), run_by)
         try:
             for directory in bundles.container_dirs(self._paths.container_dir(container_id)):
                 directory.mkdir(parents=True)
@@ -327,6 +336,28 @@ class ContainerService:
             await asyncio.to_thread(self._kill_now, container.id)
             await self._wait_until_stopped(container.id, _KILL_GRACE)
         return await self.get(container.id)
+
+    async def boot(self) -> list[tuple[Container, BerthError | None]]:
+        """Start what the host's restart should bring back (``berth system boot``).
+
+        As Docker's daemon does when it starts: ``always`` containers, and
+        ``unless-stopped`` ones that no user stopped. Runs that the restart cut short
+        are recorded first (as their monitors were lost). Each container with its
+        error, if it could not start.
+        """
+        started = []
+        for container in await self.list(all=True):
+            policy = RestartPolicy.parse(container.options.restart).name
+            wanted = policy == "always" or (
+                policy == "unless-stopped" and not container.stop_requested
+            )
+            if container.running or not wanted:
+                continue
+            try:
+                started.append((await self.start(container.id), None))
+            except BerthError as error:
+                started.append((container, error))
+        return started
 
     async def restart(self, ref: str, timeout: float | None = None) -> Container:
         container = await self.stop(ref, timeout)
@@ -577,7 +608,7 @@ class ContainerService:
         """The container as its monitor last recorded it; a run that ended is finished."""
         run_dir = self._paths.container_run_dir(container.id)
         record = status.read(run_dir)
-        if record is None and not container.running:
+        if record is None and not container.running and not self._abandoned(container):
             return container
         if record is not None and status.monitor_alive(run_dir):
             return self._fold(container, record)
@@ -600,11 +631,12 @@ class ContainerService:
                 return None
             run_dir = self._paths.container_run_dir(container_id)
             record = status.read(run_dir)
-            if record is None and not container.running:
-                return container  # finished by someone else meanwhile
             if record is not None and status.monitor_alive(run_dir):
                 return self._fold(container, record)  # a new run began meanwhile
-            if record is None or record.state in ("running", "restarting"):
+            if record is None and not container.running:
+                if not self._abandoned(container):
+                    return container  # finished by someone else meanwhile
+            elif record is None or record.state in ("running", "restarting"):
                 self._kill_now(container_id)  # its monitor died under it
                 record = _lost(container, record)
             self._release(container_id)
@@ -616,6 +648,14 @@ class ContainerService:
             )
             shutil.rmtree(run_dir, ignore_errors=True)
             return self._store.get(container_id)
+
+    def _abandoned(self, container: Container) -> bool:
+        """A --rm container whose run command died before any monitor took it over."""
+        return (
+            container.options.auto_remove and container.state == "created"
+            and container.run_by is not None and not identity_running(container.run_by)
+            and not status.monitor_alive(self._paths.container_run_dir(container.id))
+        )  # fmt: skip
 
     def _fold(self, container: Container, record: RunStatus) -> Container:
         """Bring the row up to date with a live monitor's record (written only if changed)."""
@@ -659,7 +699,9 @@ def _fields(record: RunStatus) -> dict[str, object]:
 
 def _lost(container: Container, record: RunStatus | None) -> RunStatus:
     """The record of a run whose monitor died before the container's end was known."""
-    base = record or RunStatus(
-        container.state, 0, None, container.started_at, restart_count=container.restart_count
-    )
-    return base.changed(state="exited", exit_code=255, finished_at=now(), error=_LOST)
+    if record is None:
+        return RunStatus(
+            "exited", 0, None, container.started_at, now(), 255,
+            restart_count=container.restart_count, error=_RUN_DIR_LOST,
+        )  # fmt: skip
+    return record.changed(state="exited", exit_code=255, finished_at=now(), error=_LOST)

@@ -15,16 +15,16 @@ class ContainerStore:
 
     def insert(
         self, container_id: str, name: str, image_id: str, options: CreateOptions,
-        args: list[str], created: str,
+        args: list[str], created: str, run_by: str | None = None,
     ) -> None:  # fmt: skip
         try:
             with self._db.write() as tx:
                 tx.execute(
                     "INSERT INTO containers"
-                    " (id, name, image_id, image_ref, created, options, state)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 'created')",
+                    " (id, name, image_id, image_ref, created, options, state, run_by)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'created', ?)",
                     (container_id, name, image_id, options.image, created,
-                     stored_options(options, args)),
+                     stored_options(options, args), run_by),
                 )  # fmt: skip
         except sqlite3.IntegrityError:
             owner = self._db.query("SELECT id FROM containers WHERE name = ?", (name,))

@@ -84,4 +84,9 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (host_port, protocol)
     );
     """,
+    # 4: the command that creates a container to run it at once ("PID:START", as
+    # process_identity names a process): a --rm container it died before starting goes.
+    """
+    ALTER TABLE containers ADD COLUMN run_by TEXT;
+    """,
 )
