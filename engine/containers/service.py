@@ -599,20 +599,28 @@ class ContainerService:
     # -- reconciliation ------------------------------------------------------------
 
     def _list_reconciled(self) -> list[Container]:
-        return [self._reconcile(container) for container in self._store.all()]
+        reconciled = (self._reconcile(container) for container in self._store.all())
+        return [container for container in reconciled if container is not None]
 
     def _get_reconciled(self, ref: str) -> Container:
-        return self._reconcile(self._store.resolve(ref))
+        container = self._store.resolve(ref)
+        found = self._reconcile(container)
+        if found is None:  # a --rm container, finished just now
+            raise NotFoundError(f'no such container: "{ref}" (see berth ps -a)')
+        return found
 
-    def _reconcile(self, container: Container) -> Container:
-        """The container as its monitor last recorded it; a run that ended is finished."""
+    def _reconcile(self, container: Container) -> Container | None:
+        """The container as its monitor last recorded it; None if finishing removed it."""
         run_dir = self._paths.container_run_dir(container.id)
         record = status.read(run_dir)
         if record is None and not container.running and not self._abandoned(container):
             return container
         if record is not None and status.monitor_alive(run_dir):
             return self._fold(container, record)
-        return self._finish(container.id) or replace(container, state="exited")
+        try:
+            return self._finish(container.id)
+        except NoSpaceError:  # a full disk: show the record; it is finished once there's room
+            return self._fold(container, record) if record else container
 
     async def finish(self, container_id: str) -> None:
         """Fold an ended run into the database and release it (the monitor's exit command)."""
