@@ -21,6 +21,7 @@ from typing import BinaryIO
 
 from engine.errors import BerthError, UnsupportedError
 from engine.images.extract import OPAQUE_MARKER, OPAQUE_XATTR, WHITEOUT_PREFIX
+from engine.storage.space import is_no_space
 
 _XATTR_PREFIX = "SCHILY.xattr."
 _OVERLAY_XATTRS = "trusted.overlay."
@@ -47,7 +48,8 @@ def write_layer(
     engine's, not the container's, so they are left out, as are directories made only
     to hold them that no layer of ``lowers`` (the image's diff directories) has.
     Returns how many entries of ``upper`` the tar holds (0: the container changed
-    nothing). Raises BerthError naming the path that could not be read.
+    nothing). Raises BerthError naming the path that could not be read, or OSError when
+    ``out``'s disk is full.
     """
     try:
         entries = list(_plan(str(upper), "", frozenset(mount_points), lowers))
@@ -56,6 +58,8 @@ def write_layer(
             for entry in entries:
                 _add(archive, upper, entry, hardlinks)
     except OSError as error:
+        if is_no_space(error):
+            raise  # writing ``out``: the caller names the root that is full
         if not error.filename:  # tarfile's: a file shrank while read (--pause=false)
             raise BerthError(f"cannot commit the container's files: {error}") from None
         where = os.path.relpath(error.filename, upper)

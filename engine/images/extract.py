@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from engine.errors import BerthError, InvalidArgumentError
+from engine.storage.space import is_no_space
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -39,7 +40,8 @@ def extract_layer(stream: BinaryIO, destination: Path) -> int:
 
     Returns the bytes of regular files extracted (hard links counted once). Raises
     InvalidArgumentError for a malformed or unsafe archive and BerthError when the host
-    refuses an operation, each naming the entry; the caller removes ``destination``.
+    refuses an operation, each naming the entry, or OSError when the disk is full; the
+    caller removes ``destination``.
     """
     extractor = _Extractor(str(destination))
     try:
@@ -63,6 +65,8 @@ class _Extractor:
         try:
             self._add(archive, member)
         except OSError as error:
+            if is_no_space(error):
+                raise  # the caller names the root that is full
             raise BerthError(
                 f'cannot extract layer entry "{member.name}": {error.strerror or error}'
             ) from None

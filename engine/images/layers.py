@@ -31,6 +31,7 @@ from engine.linux import syscalls
 from engine.paths import EnginePaths
 from engine.state import Database
 from engine.storage import scratch
+from engine.storage.space import reported_as_no_space
 from engine.timestamps import now
 
 _LINK_ALPHABET = string.ascii_uppercase + string.digits
@@ -83,21 +84,23 @@ class LayerStore:
         """Extract the tar read from ``stream`` into scratch space, hashing it on the way,
         and write it to disk (its row may commit as soon as it is moved in).
 
-        Nothing is left behind when extraction fails. Pass the result to :meth:`register`
-        inside a write transaction, then to :meth:`discard` whatever happened.
+        Nothing is left behind when extraction fails; a full disk is NoSpaceError. Pass
+        the result to :meth:`register` inside a write transaction, then to
+        :meth:`discard` whatever happened.
         """
-        staging = scratch.new_dir(self._paths.tmp, "layer")
-        try:
-            (staging / "diff").mkdir()
-            hashing = _Hashing(stream)
-            size = extract_layer(hashing, staging / "diff")
-            hashing.drain()
-            link = "".join(secrets.choice(_LINK_ALPHABET) for _ in range(_LINK_LENGTH))
-            (staging / "link").write_text(link)
-            _sync_file_system(staging)
-        except BaseException:
-            scratch.remove(staging)
-            raise
+        with reported_as_no_space(self._paths.root):
+            staging = scratch.new_dir(self._paths.tmp, "layer")
+            try:
+                (staging / "diff").mkdir()
+                hashing = _Hashing(stream)
+                size = extract_layer(hashing, staging / "diff")
+                hashing.drain()
+                link = "".join(secrets.choice(_LINK_ALPHABET) for _ in range(_LINK_LENGTH))
+                (staging / "link").write_text(link)
+                _sync_file_system(staging)
+            except BaseException:
+                scratch.remove(staging)
+                raise
         return StagedLayer("sha256:" + hashing.digest.hexdigest(), size, staging)
 
     def register(self, tx: sqlite3.Connection, staged: StagedLayer) -> None:

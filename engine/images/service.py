@@ -49,6 +49,7 @@ from engine.images.starter import STARTER_CONFIG, STARTER_REFERENCE, starter_lay
 from engine.paths import EnginePaths
 from engine.state import Database
 from engine.storage import scratch
+from engine.storage.space import reported_as_no_space
 from engine.timestamps import format_ns, now
 
 _HEX = re.compile(r"[0-9a-f]+")
@@ -171,7 +172,11 @@ class ImageService:
         self, base: Image, upper: Path, config: dict[str, Any], step: dict[str, Any],
         tag: str | None, mount_points: Collection[str],
     ) -> Image:  # fmt: skip
-        with tempfile.TemporaryFile(dir=self._paths.tmp) as tar:
+        # O_TMPFILE: a crash leaves no name behind in tmp/.
+        with (
+            reported_as_no_space(self._paths.root),
+            tempfile.TemporaryFile(dir=self._paths.tmp) as tar,
+        ):
             lowers = self.layer_paths(base)
             count = write_layer(upper, tar, mount_points=mount_points, lowers=lowers)
             tar.seek(0)

@@ -13,7 +13,6 @@ way to use WAL without shared memory), for that one statement.
 
 from __future__ import annotations
 
-import errno
 import os
 import sqlite3
 import threading
@@ -21,14 +20,13 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
-from engine.errors import NoSpaceError
 from engine.state.migrations import MIGRATIONS
+from engine.storage.space import is_no_space, no_space
 
 BUSY_TIMEOUT_MS = 30_000
 # Failing I/O counts as a full disk when less than this is left: SQLite grows its files
 # by a page or, for the wal-index, by 32 KiB.
 _NEARLY_FULL = 1 << 20
-_NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 
 class Database:
@@ -127,14 +125,12 @@ class Database:
             yield
         except (sqlite3.Error, OSError) as error:
             if self._no_space(error):
-                raise NoSpaceError(
-                    f"no space left on the engine root ({self.path.parent})"
-                ) from error
+                raise no_space(self.path.parent) from error
             raise
 
     def _no_space(self, error: sqlite3.Error | OSError) -> bool:
         if isinstance(error, OSError):
-            return error.errno in _NO_SPACE_ERRNOS
+            return is_no_space(error)
         name = getattr(error, "sqlite_errorname", "")
         if name == "SQLITE_FULL":
             return True
