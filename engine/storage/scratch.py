@@ -48,6 +48,8 @@ def remove(path: Path) -> None:
     A file system mounted below is detached first: rmtree would descend into it and
     empty it. If one cannot be detached, nothing is deleted.
     """
+    if not os.path.lexists(path):  # a staged layer moved in, say: no mounts to look for
+        return
     try:
         _unmount_below(path)
     except OSError:
