@@ -14,6 +14,7 @@ off again, so the file holds whole lines only.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import sys
@@ -26,6 +27,7 @@ from engine.timestamps import format_ns
 MAX_LINE = 16 * 1024
 RETRY_SECONDS = 1.0
 _FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO})
 
 
 @dataclass
@@ -33,6 +35,8 @@ class JsonLogWriter:
     """Appends a container's output to ``path``; ``max_size`` 0 means never rotate.
 
     ``write`` and ``close`` never raise OSError: output that cannot be written is dropped.
+    Creating one raises OSError only for what no free space would cure (a missing
+    directory, a permission).
     """
 
     path: Path
@@ -50,6 +54,8 @@ class JsonLogWriter:
         try:
             self._open()
         except OSError as error:
+            if error.errno not in _DISK_ERRNOS:
+                raise  # a wrong path or permission: a bug to see, not a disk to wait for
             self._start_dropping(error)
 
     def write(self, stream: str, data: bytes) -> None:

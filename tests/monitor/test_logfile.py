@@ -165,3 +165,8 @@ def test_a_log_torn_by_a_crash_gets_its_line_ended(tmp_path):
     lines = log.read_bytes().splitlines()
     assert lines[1] == b'{"log":"tor'
     assert json.loads(lines[2])["log"] == "next\n"
+
+
+def test_a_log_that_could_never_be_written_is_an_error_at_once(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        JsonLogWriter(tmp_path / "missing" / "ctr.log")
