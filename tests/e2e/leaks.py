@@ -116,11 +116,20 @@ def _processes(root: Path, runroot: Path, ids: set[str]) -> list[Leak]:
         except OSError:  # gone meanwhile
             continue
         in_cgroup = {m for m in _BERTH_CGROUP.findall(cgroups) if m in ids}
-        if in_cgroup or any(needle in cmdline for needle in needles):
+        named = in_cgroup or any(needle in cmdline for needle in needles)
+        # A zombie is dead already, only awaiting its reaper (pid 1 here): not a leak.
+        if named and "\nState:\tZ" not in _status(entry):
             command = cmdline.replace(b"\0", b" ").decode(errors="replace").strip()[:160]
             where = f"in cgroup of {next(iter(in_cgroup))[:12]}; " if in_cgroup else ""
             found.append(Leak("process", entry.name, f"{where}{command}"))
     return found
+
+
+def _status(entry: Path) -> str:
+    try:
+        return (entry / "status").read_text()
+    except OSError:
+        return "\nState:\tZ"  # gone meanwhile: as dead as a zombie
 
 
 def _ancestors(pid: int) -> set[int]:
