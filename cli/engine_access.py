@@ -7,11 +7,17 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from engine.api import Engine
-from engine.errors import BerthError
+from engine.errors import BerthError, InvalidArgumentError
 
 
 def open_engine(args: argparse.Namespace) -> Engine:
-    return Engine.open(args.root, args.runroot)
+    try:
+        return Engine.open(args.root, args.runroot)
+    except (FileExistsError, NotADirectoryError) as error:  # mkdir met a file on the way
+        raise InvalidArgumentError(
+            f'cannot use "{error.filename}" for the engine: it is not a directory '
+            "(see --root, --runroot)"
+        ) from None
 
 
 async def report_each(

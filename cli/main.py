@@ -1,14 +1,32 @@
-"""The ``berth`` command line: Docker's commands and flags on the local engine."""
+"""The ``berth`` command line: Docker's commands and flags on the local engine.
+
+No traceback reaches a user: every failure ends as one line on stderr. An unexpected
+one leaves its trace in the engine root's debug.log, or prints it with ``--debug``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import errno
+import os
+import select
 import sys
+import tempfile
+import time
+import traceback
 from collections.abc import Sequence
 
 from cli import containers, images, inspect, logs, network, port, stats, update
 from engine.errors import BerthError, ContainerStartError
+from engine.paths import DEFAULT_ROOT, EnginePaths
+
+#: Docker's exit status when SIGPIPE ends a command: a closed stdout ends it like `yes | head`
+_CLOSED_STDOUT = 128 + 13
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+_DEBUG_LOG = "debug.log"
+_DEBUG_LOG_LIMIT = 1 << 20  # bytes; past it the log starts afresh
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,7 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--root", help="engine root (default /var/lib/berth, or $BERTH_ROOT)")
     parser.add_argument("--runroot", help="run directory (default /run/berth, or $BERTH_RUNROOT)")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument(
+        "-D", "--debug", action="store_true", help="print the full trace of an internal error"
+    )
+    # not dest="command": run and create take the container's command under that name
+    commands = parser.add_subparsers(dest="subcommand", metavar="COMMAND")
     containers.register(commands)
     images.register(commands)
     inspect.register(commands)
@@ -33,21 +55,128 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    try:
+        status = _run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return status
+    except KeyboardInterrupt:
+        return 130
+    except (Exception, asyncio.CancelledError) as error:
+        try:
+            return _report(args, error)
+        except Exception:  # reporting failed too: say the least that cannot fail
+            _say(f'berth: internal error in "{_command(args)}": {type(error).__name__}')
+            return getattr(args, "error_exit", 1)
+
+
+def _run(args: argparse.Namespace) -> int:
     if getattr(args, "handler", None) is None:
         from tui.app import run_tui  # Textual loads only for the TUI
 
         return run_tui(args.root, args.runroot)
-    try:
-        return asyncio.run(args.handler(args)) or 0
-    except BerthError as error:
-        print(f"berth: {error}", file=sys.stderr)
+    return asyncio.run(args.handler(args)) or 0
+
+
+def _report(args: argparse.Namespace, error: BaseException) -> int:
+    """Say what went wrong in one line on stderr; the exit status Docker would use."""
+    if isinstance(error, BrokenPipeError) and _stdout_closed():
+        _silence_stdout()
+        return _CLOSED_STDOUT
+    exit_code = getattr(args, "error_exit", 1)
+    if isinstance(error, BerthError):
+        line = str(error)
         # Docker: 126/127 when the command can't run, 125 for other failures of run and
         # create, 1 for every other command.
-        return error.exit_code if isinstance(error, ContainerStartError) else args.error_exit
-    except KeyboardInterrupt:
-        return 130
+        if isinstance(error, ContainerStartError):
+            exit_code = error.exit_code
+    elif isinstance(error, OSError) and error.errno in _FULL:
+        line = f"no space left on the engine root ({_engine_root(args)})"
+    elif isinstance(error, OSError) and error.strerror:
+        line = _os_error(error)
+    else:
+        trace_note = _log_trace(args, error)
+        line = f'internal error in "{_command(args)}": {_describe(error)} ({trace_note})'
+    trace = "".join(traceback.format_exception(error)) if args.debug else ""
+    _say(f"{trace}berth: {line}")
+    return exit_code
+
+
+def _os_error(error: OSError) -> str:
+    """``"PATH": strerror``, naming both files of a rename or link."""
+    names = [name for name in (error.filename, error.filename2) if name is not None]
+    files = [f'"{os.fsdecode(n) if isinstance(n, bytes) else n}"' for n in names]
+    return f"{' -> '.join(files)}: {error.strerror}" if files else error.strerror
+
+
+def _describe(error: BaseException) -> str:
+    text = " ".join(str(error).split())  # one line, whatever the message holds
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _command(args: argparse.Namespace) -> str:
+    words = ["berth", args.subcommand or "tui", getattr(args, "network_command", None)]
+    return " ".join(word for word in words if word)
+
+
+def _engine_root(args: argparse.Namespace) -> str:
+    try:
+        return str(EnginePaths.resolve(args.root, args.runroot).root)
+    except OSError:  # a relative root, and the working directory is gone
+        return args.root or os.environ.get("BERTH_ROOT") or DEFAULT_ROOT
+
+
+def _log_trace(args: argparse.Namespace, error: BaseException) -> str:
+    """Append the trace to the root's debug.log, else a new file in /tmp; where it went."""
+    entry = f"--- {time.strftime('%Y-%m-%dT%H:%M:%S%z')} {' '.join(sys.argv)}\n" + "".join(
+        traceback.format_exception(error)
+    )
+    try:
+        path = os.path.join(_engine_root(args), _DEBUG_LOG)
+        with open(path, "a", encoding="utf-8", errors="replace") as log:
+            if log.tell() > _DEBUG_LOG_LIMIT:
+                log.truncate(0)
+            log.write(entry)
+    except (OSError, ValueError):
+        path = _temporary_log(entry)
+    if path is None:
+        return "rerun with --debug to print its trace"
+    return f"full trace in {path}; rerun with --debug to print it"
+
+
+def _temporary_log(entry: str) -> str | None:
+    """A fresh file under /tmp (mkstemp: no name another user could plant a link at)."""
+    try:
+        descriptor, path = tempfile.mkstemp(prefix="berth-debug-", suffix=".log")
+        with os.fdopen(descriptor, "w", encoding="utf-8", errors="replace") as log:
+            log.write(entry)
+    except OSError:
+        return None
+    return path
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout's reader has gone: its pipe or socket polls as an error or hang-up."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (OSError, ValueError):
+        return False
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush has nowhere to fail."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _say(line: str) -> None:
+    # With stderr closed too, the exit status is all that is left to say it.
+    with contextlib.suppress(OSError):
+        print(line, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
