@@ -58,7 +58,9 @@ class Cgroup(abc.ABC):
         """The processes in this cgroup (not its children), as seen from this pid ns."""
         try:
             text = (self.paths()[0] / "cgroup.procs").read_text()
-        except FileNotFoundError:
+        except OSError as error:
+            if not is_gone(error):
+                raise
             return []
         return [int(line) for line in text.split()]
 
@@ -134,6 +136,24 @@ def write_value(path: Path, value: str) -> None:
         os.write(fd, value.encode())
     finally:
         os.close(fd)
+
+
+def is_gone(error: OSError) -> bool:
+    """Whether ``error`` says the cgroup was removed under us (by the monitor, or rm).
+
+    ENOENT if it went before the open; ENODEV (kernfs) if it went between the open
+    and the read or write.
+    """
+    return error.errno in (errno.ENOENT, errno.ENODEV)
+
+
+def write_unless_gone(path: Path, value: str) -> None:
+    """Write ``value`` to a cgroup file; a cgroup removed meanwhile needs nothing more."""
+    try:
+        write_value(path, value)
+    except OSError as error:
+        if not is_gone(error):
+            raise
 
 
 class LimitWriter:

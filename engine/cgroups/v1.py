@@ -12,9 +12,11 @@ from pathlib import Path
 from engine.cgroups.base import (
     Cgroup,
     LimitWriter,
+    is_gone,
     read_int,
     read_keyed,
     wait_for,
+    write_unless_gone,
     write_value,
 )
 from engine.cgroups.limits import Limits, Usage
@@ -111,7 +113,9 @@ class V1Cgroup(Cgroup):
         try:
             # "oom_kill N" is there since Linux 4.13.
             return read_keyed(memory / "memory.oom_control").get("oom_kill", 0)
-        except FileNotFoundError:
+        except OSError as error:
+            if not is_gone(error):
+                raise
             return 0
 
     def freeze(self) -> None:
@@ -125,13 +129,18 @@ class V1Cgroup(Cgroup):
         wait_for(frozen, f"cgroup {self.path} did not freeze")
 
     def thaw(self) -> None:
-        write_value(self._require("freezer") / "freezer.state", "THAWED")
+        write_unless_gone(self._require("freezer") / "freezer.state", "THAWED")
 
     def is_frozen(self) -> bool:
         freezer = self.controller_dir("freezer")
         if freezer is None:
             return False  # nothing can have frozen it
-        return (freezer / "freezer.state").read_text().strip() != "THAWED"
+        try:
+            return (freezer / "freezer.state").read_text().strip() != "THAWED"
+        except OSError as error:
+            if not is_gone(error):
+                raise
+            return False
 
     def _require(self, controller: str) -> Path:
         directory = self.controller_dir(controller)

@@ -8,9 +8,11 @@ from pathlib import Path
 from engine.cgroups.base import (
     Cgroup,
     LimitWriter,
+    is_gone,
     read_int,
     read_keyed,
     wait_for,
+    write_unless_gone,
     write_value,
 )
 from engine.cgroups.limits import (
@@ -83,7 +85,9 @@ class V2Cgroup(Cgroup):
     def oom_kills(self) -> int:
         try:
             return read_keyed(self._dir / "memory.events").get("oom_kill", 0)
-        except FileNotFoundError:
+        except OSError as error:
+            if not is_gone(error):
+                raise
             return 0
 
     def freeze(self) -> None:
@@ -91,10 +95,15 @@ class V2Cgroup(Cgroup):
         wait_for(lambda: "frozen 1" in self._events(), f"cgroup {self.path} did not freeze")
 
     def thaw(self) -> None:
-        write_value(self._dir / "cgroup.freeze", "0")
+        write_unless_gone(self._dir / "cgroup.freeze", "0")
 
     def is_frozen(self) -> bool:
-        return (self._dir / "cgroup.freeze").read_text().strip() == "1"
+        try:
+            return (self._dir / "cgroup.freeze").read_text().strip() == "1"
+        except OSError as error:
+            if not is_gone(error):
+                raise
+            return False
 
     def _events(self) -> str:
         return (self._dir / "cgroup.events").read_text()
@@ -103,7 +112,7 @@ class V2Cgroup(Cgroup):
         # cgroup.kill (Linux >= 5.14) kills the whole tree at once, forks included.
         kill_file = self._dir / "cgroup.kill"
         if kill_file.exists():
-            write_value(kill_file, "1")
+            write_unless_gone(kill_file, "1")
         else:
             super()._kill_round(pids)
 
