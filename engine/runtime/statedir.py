@@ -96,7 +96,7 @@ def is_alive(pid: int, start: int) -> bool:
     """Whether ``pid`` is the same, not yet exited process that started at ``start``."""
     try:
         current = process_start(pid)
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # ESRCH: reaped between open and read
         return False
     return current == start and _process_state(pid) not in ("Z", "X")
 
@@ -107,7 +107,7 @@ def process_start(pid: int) -> int:
 
 
 def _process_state(pid: int) -> str:
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError):
         return _stat_fields(pid)[0]
     return "X"
 

@@ -1,0 +1,31 @@
+"""The runtime's view of an init's life, as its state directory and /proc tell it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from engine.runtime import statedir as states
+
+
+def test_a_live_process_is_alive() -> None:
+    assert states.is_alive(os.getpid(), states.process_start(os.getpid()))
+
+
+def test_a_reaped_process_is_not() -> None:
+    process = subprocess.Popen(["true"])
+    start = states.process_start(process.pid)
+    process.wait()
+    assert not states.is_alive(process.pid, start)
+
+
+def test_a_process_reaped_while_its_stat_is_read_is_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    """/proc/<pid>/stat, opened before the reap and read after, says ESRCH, not ENOENT."""
+
+    def reaped(pid: int) -> list[str]:
+        raise ProcessLookupError(3, "No such process")
+
+    monkeypatch.setattr(states, "_stat_fields", reaped)
+    assert not states.is_alive(os.getpid(), 1)
