@@ -9,6 +9,7 @@ Docker's defaults, merges ``update``'s changes, and writes config.json's
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import fields, replace
 from fractions import Fraction
@@ -21,7 +22,7 @@ from engine.cgroups.limits import MAX_BLKIO_WEIGHT, MIN_BLKIO_WEIGHT
 from engine.containers.model import CreateOptions
 from engine.errors import ConflictError, InvalidArgumentError
 from engine.runtime import resources
-from engine.units import parse_size
+from engine.units import INT64_MAX, size_in_bytes
 
 #: Docker's flag for each CreateOptions field that is a resource limit; its messages
 #: name the flag, whichever front end the value was typed into
@@ -42,10 +43,18 @@ DEFAULT_CPU_PERIOD = 100_000
 NANO = 1_000_000_000
 MIN_MEMORY = 6 * 1024 * 1024  # Docker's linuxMinMemory
 _MIN_PERIOD, _MAX_PERIOD, _MIN_QUOTA = 1000, 1_000_000, 1000
+_INTEGER = re.compile(r"-?[0-9]+")
+_LIST_NUMBER = re.compile(r"[0-9]+")
+#: --cpus "1e999999999" would take Fraction minutes to expand; no CPU count needs it
+_EXPONENT = re.compile(r"e([-+]?[0-9_]+)\s*$", re.IGNORECASE)
+_MAX_EXPONENT = 30
+#: Docker accepts cpuset numbers up to 8192, Linux's usual most CPUs, or the host's own most
+_MAX_CPUSET_NUMBER = 8192
 
-# Where the host says which CPUs and memory nodes exist.
+# Where the host says which CPUs and memory nodes exist, and how much memory it has.
 _ONLINE_CPUS = Path("/sys/devices/system/cpu/online")
 _ONLINE_NODES = Path("/sys/devices/system/node/online")
+_MEMINFO = Path("/proc/meminfo")
 
 
 def parse(field: str, text: str) -> int | str:
@@ -58,21 +67,32 @@ def parse(field: str, text: str) -> int | str:
         if field == "nano_cpus":
             return _nano_cpus(text)
         if field in _INTEGER_FIELDS:
-            if not text.strip().removeprefix("-").isdigit():
-                raise ValueError("it must be a whole number")
-            return int(text)
+            return _integer(text)
         if field == "memory_swap" and text.strip() == "-1":
             return -1
         if field in SIZE_FIELDS:
-            return parse_size(text, f"{FLAGS[field]} value")
-    except (ValueError, InvalidArgumentError) as error:
+            return size_in_bytes(text)
+    except ValueError as error:
         raise InvalidArgumentError(
             f'invalid argument "{text}" for "{FLAGS[field]}" flag: {error}'
         ) from None
     return text
 
 
+def _integer(text: str) -> int:
+    if not _INTEGER.fullmatch(text.strip()):
+        raise ValueError("it must be a whole number")
+    if not -INT64_MAX - 1 <= int(text) <= INT64_MAX:
+        raise ValueError("value out of range")
+    return int(text)
+
+
 def _nano_cpus(text: str) -> int:
+    exponent = _EXPONENT.search(text)
+    if exponent and int(exponent.group(1)) > _MAX_EXPONENT:
+        raise ValueError("value out of range")
+    if exponent and int(exponent.group(1)) < -_MAX_EXPONENT:
+        raise ValueError("value is too precise")
     try:
         cpus = Fraction(text)
     except (ValueError, ZeroDivisionError):
@@ -149,6 +169,8 @@ def _check_memory(options: CreateOptions) -> None:
         raise InvalidArgumentError("Minimum memory limit allowed is 6MB")
     if 0 < options.memory_reservation < MIN_MEMORY:
         raise InvalidArgumentError("Minimum memory reservation allowed is 6MB")
+    _check_host_memory(options.memory, "limit")
+    _check_host_memory(options.memory_reservation, "reservation")
     if options.memory_swap > 0 and not options.memory:
         raise InvalidArgumentError(
             "You should always set the Memory limit when using Memoryswap limit, see usage"
@@ -163,30 +185,59 @@ def _check_memory(options: CreateOptions) -> None:
         )
 
 
+def _check_host_memory(size: int, what: str) -> None:
+    """A memory limit above the host's RAM would never bite: refuse it, naming the RAM."""
+    total = _host_memory()
+    if total and size > total:
+        raise InvalidArgumentError(
+            f"Memory {what} {humanize.binary_size(size)} is more than the host's memory "
+            f"({humanize.binary_size(total)})"
+        )
+
+
+def _host_memory() -> int | None:
+    """The host's physical memory in bytes (MemTotal), None where /proc does not say."""
+    try:
+        lines = _MEMINFO.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key == "MemTotal" and value.split() and value.split()[0].isdigit():
+            return int(value.split()[0]) * 1024  # the kernel counts in KiB
+    return None
+
+
 def _check_cpuset(requested: str, online: Path, what: str, flag: str) -> None:
     if not requested:
         return
-    wanted = parse_list(requested, f"Invalid value {requested} for cpuset {flag}")
     try:
         available_text = online.read_text().strip()
     except FileNotFoundError:  # a host without NUMA has node 0 alone
         available_text = "0"
-    if not wanted <= parse_list(available_text, f"cannot read {online}"):
+    available = parse_list(available_text, f"cannot read {online}")
+    most = max(_MAX_CPUSET_NUMBER, *available)
+    wanted = parse_list(requested, f"Invalid value {requested} for cpuset {flag}", most)
+    if not wanted <= available:
         raise InvalidArgumentError(
             f"Requested {what} are not available - requested {requested}, "
             f"available: {available_text}"
         )
 
 
-def parse_list(text: str, error: str) -> set[int]:
-    """The numbers of a kernel list ("0-2,5"); InvalidArgumentError(``error``) if malformed."""
+def parse_list(text: str, error: str, most: int | None = None) -> set[int]:
+    """The numbers of a kernel list ("0-2,5"); InvalidArgumentError(``error``) if malformed
+    or, as Docker's ParseUintListMaximum, if a number is above ``most``.
+    """
     numbers: set[int] = set()
     for part in text.split(","):
         low, _, high = part.partition("-")
-        if not low.isdigit() or (high and not high.isdigit()):
+        if not _LIST_NUMBER.fullmatch(low) or (high and not _LIST_NUMBER.fullmatch(high)):
             raise InvalidArgumentError(error)
         if high and int(high) < int(low):
             raise InvalidArgumentError(error)
+        if most is not None and int(high or low) > most:
+            raise InvalidArgumentError(f"{error}: value out of range, maximum is {most}")
         numbers.update(range(int(low), int(high or low) + 1))
     return numbers
 
