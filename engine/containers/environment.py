@@ -13,12 +13,7 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 def read_env_file(path: str) -> list[str]:
     """Entries of an --env-file: ``KEY=VALUE`` lines, ``#`` comments, bare ``KEY`` from the host."""
-    try:
-        text = Path(path).read_text()
-    except FileNotFoundError:
-        raise NotFoundError(f'no such env file: "{path}"') from None
-    except OSError as error:
-        raise InvalidArgumentError(f'cannot read env file "{path}": {error.strerror}') from None
+    text = _read_text(path)
     entries = []
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.lstrip()
@@ -31,6 +26,23 @@ def read_env_file(path: str) -> list[str]:
             )
         entries.append(line)
     return entries
+
+
+def _read_text(path: str) -> str:
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise NotFoundError(f'no such env file: "{path}"') from None
+    except OSError as error:
+        raise InvalidArgumentError(f'cannot read env file "{path}": {error.strerror}') from None
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")  # Docker skips a leading BOM
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise InvalidArgumentError(
+            f'cannot read env file "{path}": it is not UTF-8 text '
+            f"(byte 0x{data[error.start]:02x} at offset {error.start}, line {line})"
+        ) from None
 
 
 def resolve_user_entries(entries: Iterable[str], host: Mapping[str, str] = os.environ) -> list[str]:
