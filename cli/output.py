@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from engine.errors import InvalidArgumentError
 
 _ACTION = re.compile(r"{{\s*(?:(json|upper|lower)\s+)?\.([A-Za-z]*)\s*}}")
+_ANY_ACTION = re.compile(r"{{.*?}}", re.DOTALL)
 _PADDING = 3
 
 
@@ -28,7 +29,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def render(template: str, items: Sequence[Mapping[str, object]], headers: Mapping[str, str]) -> str:
     """Render ``template`` once per item; ``headers`` maps field names to column titles."""
-    body = template.encode().decode("unicode_escape")  # docker users write \t for tabs
+    _check(template)
+    # Docker's formatter turns the two escapes users type, \t and \n, into characters.
+    body = template.replace("\\t", "\t").replace("\\n", "\n")
     if not body.startswith("table"):
         return "\n".join(_expand(body, item) for item in items)
     body = body.removeprefix("table").strip()
@@ -38,6 +41,18 @@ def render(template: str, items: Sequence[Mapping[str, object]], headers: Mappin
     width = max([len(header_cells), *(len(row) for row in rows)])
     pad = lambda cells: cells + [""] * (width - len(cells))  # noqa: E731
     return table(pad(header_cells), [pad(row) for row in rows])
+
+
+def _check(template: str) -> None:
+    """Docker's parse error unless berth can render every action of ``template``."""
+    for action in _ANY_ACTION.findall(template):
+        if not _ACTION.fullmatch(action):
+            raise InvalidArgumentError(
+                f"template parsing error: unsupported action {action} (berth supports "
+                "{{.Field}}, {{json .}}, {{json .Field}}, {{upper .Field}}, {{lower .Field}})"
+            )
+    if "{{" in _ANY_ACTION.sub("", template):
+        raise InvalidArgumentError("template parsing error: unclosed action (a {{ without }})")
 
 
 def _expand(template: str, item: Mapping[str, object]) -> str:
