@@ -97,6 +97,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 async def _create(args: argparse.Namespace) -> int:
+    if args.gateway and not args.subnet:  # Docker's check and words
+        raise InvalidArgumentError("every ip-range or gateway must have a corresponding subnet")
     engine = open_engine(args)
     network = await engine.networks.create(
         args.name, subnet=args.subnet, gateway=args.gateway, internal=args.internal

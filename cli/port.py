@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 
 from cli.engine_access import open_engine
-from engine.errors import NotFoundError
+from engine.errors import InvalidArgumentError, NotFoundError
+
+_MAX_PORT = 65535
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -16,6 +18,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 async def _port(args: argparse.Namespace) -> int:
+    if args.port:
+        _check_port(args.port)
     engine = open_engine(args)
     container = await engine.containers.get(args.container)
     mappings = await engine.networks.ports(container.id)
@@ -35,3 +39,11 @@ async def _port(args: argparse.Namespace) -> int:
         host = f"{mapping.host_ip or '0.0.0.0'}:{mapping.host_port}"
         print(f"{mapping.container_port}/{mapping.protocol} -> {host}")
     return 0
+
+
+def _check_port(spec: str) -> None:
+    number = spec.partition("/")[0]
+    if not (number.isascii() and number.isdigit() and 0 < int(number) <= _MAX_PORT):
+        raise InvalidArgumentError(
+            f'invalid port "{spec}": use PORT[/PROTO], a port from 1 to {_MAX_PORT}'
+        )

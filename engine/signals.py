@@ -10,7 +10,7 @@ from engine.errors import InvalidArgumentError
 def parse_signal(name: str | int) -> int:
     """The signal number for a name or number, or a clear error."""
     text = str(name).strip()
-    if text.isdigit() and 0 < int(text) < signal.NSIG:
+    if text.isascii() and text.isdigit() and 0 < int(text) < signal.NSIG:  # not "²"
         return int(text)
     try:
         return int(signal.Signals["SIG" + text.upper().removeprefix("SIG")])
