@@ -364,17 +364,22 @@ class ContainerService:
         return await self.start(container.id)
 
     async def wait(self, ref: str, *, removed: bool = False) -> int:
-        """Block until the container stops (or, with ``removed``, is gone); its exit code."""
-        container = await self.get(ref)
-        while container.running or removed:
-            await asyncio.sleep(_POLL_SECONDS)
+        """Block until the container stops (or, with ``removed``, is gone); its exit code.
+
+        With ``removed``, a container already gone is no error (its --rm was quicker).
+        """
+        exit_code = 0
+        while True:
             try:
-                container = await self.get(container.id)
+                container = await self.get(ref)
             except NotFoundError:
-                if not removed:
-                    raise
-                break
-        return container.exit_code or 0
+                if removed:
+                    return exit_code
+                raise
+            ref, exit_code = container.id, container.exit_code or 0
+            if not (container.running or removed):
+                return exit_code
+            await asyncio.sleep(_POLL_SECONDS)
 
     async def _wait_until_stopped(self, container_id: str, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
