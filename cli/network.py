@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
+import re
 import sys
 
 from cli.engine_access import open_engine, report_each
@@ -17,6 +19,11 @@ from engine.network.model import CONTAINER_PREFIX, DEFAULT_NETWORK, HOST_NETWORK
 _LS_HEADERS = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Subnet": "SUBNET",
                "Internal": "INTERNAL"}  # fmt: skip
 _LS_DEFAULT = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Subnet}}\t{{.Internal}}"
+# Docker's validateDomain: dot-separated labels of letters, digits and inner hyphens
+_DOMAIN = re.compile(
+    r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?"
+)
+_MAX_DOMAIN = 255
 
 
 def add_run_flags(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +48,7 @@ def run_options(args: argparse.Namespace) -> dict[str, object]:
     """CreateOptions fields from the networking flags, checked before anything is made."""
     for spec in args.publish:
         ports.parse(spec)
+    _check_names(args)
     mode = args.network
     shared = mode in (NO_NETWORK, HOST_NETWORK) or mode.startswith(CONTAINER_PREFIX)
     if shared and (args.publish or args.publish_all or args.ip or args.network_alias):
@@ -53,6 +61,37 @@ def run_options(args: argparse.Namespace) -> dict[str, object]:
         "add_hosts": args.add_host, "dns": args.dns, "dns_search": args.dns_search,
         "publish": args.publish, "publish_all": args.publish_all,
     }  # fmt: skip
+
+
+def _check_names(args: argparse.Namespace) -> None:
+    """--dns, --add-host and --dns-search as Docker's client checks them: they become lines
+    of the container's resolv.conf and hosts, which a stray space or newline would break."""
+    for server in args.dns:
+        if not _is_ip(server):
+            raise InvalidArgumentError(
+                f'invalid argument "{server}" for "--dns" flag: {server} is not an ip address'
+            )
+    for entry in args.add_host:
+        address = entry.partition(":")[2]
+        if address and not _is_ip(address):
+            raise InvalidArgumentError(
+                f'invalid argument "{entry}" for "--add-host" flag: '
+                f'invalid IP address in add-host: "{address}"'
+            )
+    for domain in args.dns_search:
+        if domain != "." and not (len(domain) <= _MAX_DOMAIN and _DOMAIN.fullmatch(domain)):
+            raise InvalidArgumentError(
+                f'invalid argument "{domain}" for "--dns-search" flag: '
+                f"{domain} is not a valid domain"
+            )
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -83,7 +83,9 @@ def _with_profile(entry: str) -> str:
     if key != "seccomp" or not separator or value == "unconfined":
         return entry
     try:
-        return f"seccomp={Path(value).read_text()}"
+        return f"seccomp={Path(value).read_text(encoding='utf-8')}"
     except OSError as error:
         raise InvalidArgumentError(f"cannot read the seccomp profile {value}: "
                                    f"{error.strerror}") from None  # fmt: skip
+    except UnicodeDecodeError:
+        raise InvalidArgumentError(f"the seccomp profile {value} is not UTF-8 JSON") from None
