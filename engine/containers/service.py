@@ -394,8 +394,9 @@ class ContainerService:
 
     def _request_stop(self, container_id: str) -> None:
         """No restart policy brings it back: the monitor and the next boot both know."""
-        self._store.update(container_id, stop_requested=1)
         status.request_stop(self._paths.container_run_dir(container_id))
+        with contextlib.suppress(NoSpaceError):  # the monitor knows: stopping goes on
+            self._store.update(container_id, stop_requested=1)
 
     # -- pause, rename, top, logs --------------------------------------------------
 
@@ -563,8 +564,15 @@ class ContainerService:
                 return
             if status.monitor_alive(run_dir):
                 raise ConflictError(f"container {container.name} was started again meanwhile")
-            self._release(container.id)
-            self._discard(container.id)
+            try:
+                self._release(container.id)
+                self._discard(container.id)
+            except NoSpaceError:
+                # Deleting rows needs room in the database's WAL: make it with the
+                # container's own files (its rootfs is unmounted by now), then again.
+                self._remove_files(container.id)
+                self._release(container.id)
+                self._discard(container.id)
 
     def _wait_for_monitor(self, run_dir: Path) -> None:
         """Let the monitor finish; one that outlives the grace period is killed."""
@@ -584,16 +592,8 @@ class ContainerService:
         self._networks.release(container_id)
 
     def _discard(self, container_id: str) -> None:
-        """Delete the row, then the container's directories (upper dir and log included).
-
-        On a full disk the row cannot go first (deleting it needs room in the WAL):
-        the files go first then, to make that room.
-        """
-        try:
-            self._store.delete(container_id)
-        except NoSpaceError:
-            self._remove_files(container_id)
-            self._store.delete(container_id)
+        """Delete the row, then the container's directories (upper dir and log included)."""
+        self._store.delete(container_id)
         self._remove_files(container_id)
         forget(self._paths.runroot, container_id)
 
