@@ -18,12 +18,12 @@ import time
 import traceback
 from collections.abc import Sequence
 
-from cli import containers, images, inspect, logs, network, port, stats, update
+from cli import containers, images, inspect, logs, network, port, stats, system, update
 from engine.errors import BerthError, ContainerStartError
 from engine.paths import DEFAULT_ROOT, EnginePaths
 
 #: Docker's exit status when SIGPIPE ends a command: a closed stdout ends it like `yes | head`
-_CLOSED_STDOUT = 128 + 13
+_CLOSED_OUTPUT = 128 + 13
 _FULL = (errno.ENOSPC, errno.EDQUOT)
 _DEBUG_LOG = "debug.log"
 _DEBUG_LOG_LIMIT = 1 << 20  # bytes; past it the log starts afresh
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     network.register(commands)
     port.register(commands)
     stats.register(commands)
+    system.register(commands)
     update.register(commands)
     tui = commands.add_parser("tui", help="open the terminal UI")
     tui.set_defaults(handler=None)
@@ -80,9 +81,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace, error: BaseException) -> int:
     """Say what went wrong in one line on stderr; the exit status Docker would use."""
-    if isinstance(error, BrokenPipeError) and _stdout_closed():
-        _silence_stdout()
-        return _CLOSED_STDOUT
+    if isinstance(error, BrokenPipeError) and _output_closed():
+        _silence_output()
+        return _CLOSED_OUTPUT
     exit_code = getattr(args, "error_exit", 1)
     if isinstance(error, BerthError):
         line = str(error)
@@ -155,21 +156,23 @@ def _temporary_log(entry: str) -> str | None:
     return path
 
 
-def _stdout_closed() -> bool:
-    """Whether stdout's reader has gone: its pipe or socket polls as an error or hang-up."""
+def _output_closed() -> bool:
+    """Whether stdout's or stderr's reader has gone: its pipe polls as an error or hang-up."""
     try:
         poller = select.poll()
-        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        for stream in (sys.stdout, sys.stderr):
+            poller.register(stream.fileno(), select.POLLOUT)
         return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
     except (OSError, ValueError):
         return False
 
 
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null, so the interpreter's last flush has nowhere to fail."""
+def _silence_output() -> None:
+    """Point stdout and stderr at /dev/null: the interpreter's last flush cannot fail."""
     with contextlib.suppress(OSError, ValueError):
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        for stream in (sys.stdout, sys.stderr):
+            os.dup2(devnull, stream.fileno())
         os.close(devnull)
 
 
