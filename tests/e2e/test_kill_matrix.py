@@ -9,7 +9,7 @@ A container's monitor is killed too, while the container runs and while it exits
 
 Every point is reported, found problems or not: ``pytest -s`` prints the table, it is
 written to kill_matrix.txt in the test's tmp dir, and the assertion carries it.
-Two engine roots work in parallel (each point only looks at its own root), to keep
+Three engine roots work in parallel (each point only looks at its own root), to keep
 the whole matrix within a few minutes on two cores.
 """
 
@@ -31,9 +31,10 @@ from tests.e2e import leaks
 from tests.e2e.cli import HEX64, Berth, describe, parent_of, pid_alive
 from tests.e2e.conftest import settled_leaks
 
-KILL_AFTER_MS: tuple[int | None, ...] = (20, 50, 100, 200, 300, 400, None)  # None: never
+KILL_AFTER_MS = (20, 50, 100, 200, 300, 400)  # and once never: the command runs to its end
+RELATIVE_KILLS = (0.5, 0.8)  # of the complete run's duration, when past the fixed moments
 MONITOR_KILL_AFTER_EXIT_MS = (-50, 0, 50, 200)  # around the moment its container exits
-WORKERS = 2
+WORKERS = 3
 SLEEPER = ("busybox", "sleep", "1000")
 
 
@@ -62,9 +63,16 @@ class Worker:
     tarball: Path
     octet: int  # its networks are 10.<octet>.N.0/24: a stray bridge is found by address
     networks: itertools.count = field(default_factory=lambda: itertools.count(1))
+    names: itertools.count = field(default_factory=itertools.count)
+    busybox: str = ""  # the image id every point keeps
+    baseline: set[leaks.Leak] = field(default_factory=set)  # what no point may be blamed for
 
     def subnet(self) -> str:
         return f"10.{self.octet}.{next(self.networks)}.0/24"
+
+    def tag(self) -> str:
+        """A fresh container (and image, network) name for the next point."""
+        return f"kp{self.octet}-{next(self.names)}"
 
 
 @dataclass(frozen=True)
@@ -156,8 +164,11 @@ def rootfs_tarball(scratch: Path) -> Path:
 # -- killing ---------------------------------------------------------------------------
 
 
-def kill_client(berth: Berth, argv: list[str], kill_ms: int | None) -> str:
-    """Run ``berth ARGV`` in its own session; SIGKILL it alone after ``kill_ms``."""
+def kill_client(berth: Berth, argv: list[str], kill_ms: int | None) -> tuple[str, float]:
+    """Run ``berth ARGV`` in its own session; SIGKILL it alone after ``kill_ms``.
+
+    Returns what became of it, and how many ms it ran.
+    """
     process = berth.popen(*argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     start = time.monotonic()
     if kill_ms is not None:
@@ -169,12 +180,13 @@ def kill_client(berth: Berth, argv: list[str], kill_ms: int | None) -> str:
     took = (time.monotonic() - start) * 1000
     berth.seen.update(HEX64.findall(stdout.decode(errors="replace")))
     if process.returncode == -signal.SIGKILL:
-        return "killed"
+        return "killed", took
     message = stderr.decode(errors="replace").strip().splitlines()
-    return f"exit {process.returncode} at {took:.0f} ms" + (f": {message[-1]}" if message else "")
+    said = f": {message[-1]}" if message else ""
+    return f"exit {process.returncode} at {took:.0f} ms{said}", took
 
 
-def kill_monitor(berth: Berth, tag: str, after_exit_ms: int | None) -> str:
+def kill_monitor(berth: Berth, tag: str, after_exit_ms: int | None) -> tuple[str, float]:
     """Kill the monitor of a running container, or ``after_exit_ms`` around its exit.
 
     The container waits for a file the test writes into its root, then sleeps 0.3 s and
@@ -194,7 +206,7 @@ def kill_monitor(berth: Berth, tag: str, after_exit_ms: int | None) -> str:
         (Path(found["GraphDriver"]["Data"]["MergedDir"]) / "go").touch()
         time.sleep(max(0.0, 0.3 + after_exit_ms / 1000))
     os.kill(monitor, signal.SIGKILL)
-    return f"monitor {monitor} killed; init {pid} {'alive' if pid_alive(pid) else 'gone'}"
+    return f"monitor {monitor} killed; init {pid} {'alive' if pid_alive(pid) else 'gone'}", 0.0
 
 
 # -- the truth, afterwards ----------------------------------------------------------------
@@ -216,6 +228,7 @@ class Truth:
     problems: list[str] = field(default_factory=list)
     #: name -> the states (None: removed) it may be in after this check's actions
     expect: dict[str, set[str | None]] = field(default_factory=dict)
+    ids: list[str] = field(default_factory=list)  # what ps listed
 
 
 def check_truth(berth: Berth, scenario: Scenario | None) -> Truth:
@@ -227,13 +240,14 @@ def check_truth(berth: Berth, scenario: Scenario | None) -> Truth:
         truth.problems.append(f"ps -a failed: {error}")
         return truth
     truth.listed = ", ".join(f"{name}: {status}" for _, name, _, status in rows) or "(none)"
+    truth.ids = [cid for cid, _, _, _ in rows]
     names = [name for _, name, _, _ in rows]
     found = {item["Name"].lstrip("/"): item for item in berth.inspect(*names)} if rows else {}
     for name, (_, _, state, _) in zip(names, rows, strict=True):
-        if name not in found:
-            truth.problems.append(f"{name}: ps lists it, inspect finds nothing")
-            continue
-        _check_container(berth, scenario, found[name], state, truth)
+        if name in found:
+            _check_container(berth, scenario, found[name], state, truth)
+        else:  # gone since ps, as a --rm container may be; or listed and not there at all
+            truth.expect[name] = {None}
     if scenario is not None and scenario.makes_images:
         truth.problems += _images_usable(berth)
     return truth
@@ -303,7 +317,10 @@ def _images_usable(berth: Berth) -> list[str]:
     problems = []
     for image in listed:
         if image.startswith("kp/"):
-            result = berth("run", "--rm", image, "true")
+            # Not --rm: that has troubles of its own (test_e2e_run).
+            name = f"{image[3:].split(':')[0]}-runs"
+            result = berth("run", "--name", name, image, "true")
+            berth("rm", "-f", name)
             if result.returncode != 0:
                 problems.append(f"image {image} is listed, yet cannot run: {describe(result)}")
     return problems
@@ -327,9 +344,11 @@ def settle(berth: Berth, truth: Truth) -> list[str]:
 
     def wrong() -> list[str]:
         now = {name: state for _, name, state, _ in listed_containers(berth)}
-        return [f"{name}: {now.get(name) or 'removed'}, expected {' or '.join(map(str, ok))}"
+        return [f"{name}: {now.get(name) or 'removed'}, expected {' or '.join(map(_named, ok))}"
                 for name, ok in truth.expect.items() if now.get(name) not in ok]  # fmt: skip
 
+    if not truth.expect:
+        return []
     waiting = any(None in ok for ok in truth.expect.values())
     deadline = time.monotonic() + (10 if waiting else 0)
     while (left := wrong()) and time.monotonic() < deadline:
@@ -337,10 +356,18 @@ def settle(berth: Berth, truth: Truth) -> list[str]:
     return [f"after the check's actions: {problem}" for problem in left]
 
 
-def remove_all(berth: Berth, scenario: Scenario | None, busybox: str) -> list[str]:
-    """Empty the engine as a user would; what refuses is a problem."""
+def _named(state: str | None) -> str:
+    return state or "removed"
+
+
+def remove_all(berth: Berth, scenario: Scenario | None, busybox: str,
+               listed: bool = True) -> list[str]:  # fmt: skip
+    """Empty the engine as a user would; what refuses is a problem.
+
+    ``listed``: whether ps -a listed any container (no berth process runs now to add one).
+    """
     problems = []
-    ids = berth.ids()
+    ids = berth.ids() if listed else []
     if ids:
         removed = berth("rm", "-f", *ids, timeout=120)
         if removed.returncode != 0:
@@ -367,61 +394,73 @@ def _remove_networks(berth: Berth) -> list[str]:
     return problems
 
 
-def run_point(worker: Worker, what: str, when: str, step: Callable[[], str],
-              scenario: Scenario | None, baseline: set[leaks.Leak],
-              busybox: str) -> Point:  # fmt: skip
-    berth, point = worker.berth, Point(what, when)
+def run_point(worker: Worker, what: str, when: str, step: Callable[[], tuple[str, float]],
+              scenario: Scenario | None) -> tuple[Point, float]:  # fmt: skip
+    """Kill, check, empty the engine, look for leaks; and how many ms the step ran."""
+    berth, point, took = worker.berth, Point(what, when), 0.0
     start = time.monotonic()
     try:
-        point.client = step()
+        point.client, took = step()
         truth = check_truth(berth, scenario)
         point.listed, point.problems = truth.listed, truth.problems
         point.problems += settle(berth, truth)
-        point.problems += remove_all(berth, scenario, busybox)
+        point.problems += remove_all(berth, scenario, worker.busybox, bool(truth.ids))
     except (AssertionError, subprocess.SubprocessError, OSError, ValueError) as error:
         point.problems.append(f"the check itself broke: {error}")
         with contextlib.suppress(AssertionError, subprocess.SubprocessError):
-            remove_all(berth, scenario, busybox)
+            remove_all(berth, scenario, worker.busybox)
     subnets = [f"10.{worker.octet}.0.0/16"]
     found = set(settled_leaks(berth, grace=2.0, subnets=subnets))
-    new = found - baseline
+    new = found - worker.baseline
     leaks.clean(new)
     point.leaked = [str(leak) for leak in sorted(new)]
-    baseline |= {leak for leak in found if leak.kind == "row"}  # rows cannot be cleaned here
+    worker.baseline |= {leak for leak in found if leak.kind == "row"}  # rows stay: berth's to fix
     point.seconds = time.monotonic() - start
-    return point
+    return point, took
 
 
-def run_worker(worker: Worker, jobs: list[Job]) -> list[Point]:
+def kill_points(worker: Worker, scenario: Scenario) -> list[Point]:
+    """The fixed moments, then halfway and 80 % through the command's measured run.
+
+    Under load berth may take longer to start than the fixed moments; the relative ones
+    land inside its work whatever the load. The complete run goes first, to measure.
+    """
+
+    def at(kill_ms: int | None, when: str) -> tuple[Point, float]:
+        tag = worker.tag()
+
+        def step() -> tuple[str, float]:
+            return kill_client(worker.berth, scenario.prepare(worker, tag), kill_ms)
+
+        return run_point(worker, scenario.what, when, step, scenario)
+
+    never, full_ms = at(None, "never")
+    points = [at(ms, f"{ms} ms")[0] for ms in KILL_AFTER_MS]
+    for share in RELATIVE_KILLS:
+        ms = int(full_ms * share)
+        if ms > max(KILL_AFTER_MS):
+            points.append(at(ms, f"{ms} ms ({share:.0%})")[0])
+    return [*points, never]
+
+
+def monitor_points(worker: Worker) -> list[Point]:
+    def at(after: int | None, when: str) -> Point:
+        tag = worker.tag()
+        return run_point(worker, "monitor", when, lambda: kill_monitor(worker.berth, tag, after),
+                         None)[0]  # fmt: skip
+
+    return [at(None, "running"),
+            *(at(ms, f"{ms} ms after exit") for ms in MONITOR_KILL_AFTER_EXIT_MS)]  # fmt: skip
+
+
+def run_worker(worker: Worker, groups: list[Scenario | None]) -> list[list[Point]]:
+    """Each group's points in turn: a scenario's, or the monitor's (None)."""
     berth = worker.berth
-    busybox = berth.ok("images", "-q", "--no-trunc").stdout.split()[0]
+    worker.busybox = berth.ok("images", "-q", "--no-trunc").stdout.split()[0]
     berth.ok("run", "--rm", "busybox", "true")  # the default network, made before any kill
-    baseline = set(leaks.find(berth.root, berth.runroot, berth.seen))
-    points = []
-    for number, (what, when, scenario) in enumerate(jobs):
-        tag = f"kp{worker.octet}-{number}"
-        step = _step(worker, tag, when, scenario)
-        points.append(run_point(worker, what, when, step, scenario, baseline, busybox))
-    return points
-
-
-def _step(worker: Worker, tag: str, when: str, scenario: Scenario | None) -> Callable[[], str]:
-    if scenario is None:
-        after = None if when == "running" else int(when.removesuffix(" ms after exit"))
-        return lambda: kill_monitor(worker.berth, tag, after)
-    kill_ms = None if when == "never" else int(when.removesuffix(" ms"))
-    return lambda: kill_client(worker.berth, scenario.prepare(worker, tag), kill_ms)
-
-
-Job = tuple[str, str, "Scenario | None"]
-
-
-def all_jobs() -> list[Job]:
-    jobs: list[Job] = [(s.what, "never" if ms is None else f"{ms} ms", s)
-                       for s in SCENARIOS for ms in KILL_AFTER_MS]  # fmt: skip
-    jobs.append(("monitor", "running", None))
-    jobs += [("monitor", f"{ms} ms after exit", None) for ms in MONITOR_KILL_AFTER_EXIT_MS]
-    return jobs
+    worker.baseline = set(leaks.find(berth.root, berth.runroot, berth.seen))
+    return [monitor_points(worker) if group is None else kill_points(worker, group)
+            for group in groups]  # fmt: skip
 
 
 def table(points: list[Point]) -> str:
@@ -439,14 +478,15 @@ def table(points: list[Point]) -> str:
 
 
 def test_kill_matrix(engines: Callable[[str], Berth], tmp_path: Path) -> None:
-    jobs = all_jobs()
+    groups: list[Scenario | None] = [*SCENARIOS, None]
     tarball = rootfs_tarball(tmp_path)
     workers = [Worker(engines(f"w{n}"), tarball, 213 + n) for n in range(WORKERS)]
     start = time.monotonic()
     with ThreadPoolExecutor(WORKERS) as pool:
-        shares = pool.map(run_worker, workers, [jobs[n::WORKERS] for n in range(WORKERS)])
-        done = {(p.what, p.when): p for p in itertools.chain(*shares)}
-    points = [done[job[:2]] for job in jobs]
+        shares = list(pool.map(run_worker, workers, [groups[n::WORKERS] for n in range(WORKERS)]))
+    by_group = {id(group): points for n, share in enumerate(shares)
+                for group, points in zip(groups[n::WORKERS], share, strict=True)}  # fmt: skip
+    points = [point for group in groups for point in by_group[id(group)]]
     soundness = {str(w.berth.root): leaks.integrity(w.berth.root) for w in workers}
     report = (f"{table(points)}\n\n{len(points)} points in {time.monotonic() - start:.0f} s"
               f"\nintegrity_check: {soundness}")  # fmt: skip
