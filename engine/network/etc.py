@@ -92,6 +92,17 @@ def refresh_members(paths: EnginePaths, store: NetworkStore, network_ids: set[st
             _rewrite(path, hosts(member.container_id, member.hostname, add_hosts, store))
 
 
+def refresh_peers(paths: EnginePaths, store: NetworkStore, network_ids: set[str]) -> None:
+    """Rewrite the hosts files that a container joining or leaving these networks changes.
+
+    Only networks that resolve names list peers. On the default one no other file
+    changes, and rewriting them all cost O(n) per start under the network lock: O(n²)
+    for n concurrent runs.
+    """
+    resolving = {network.id for network in store.all() if network.resolves_names}
+    refresh_members(paths, store, network_ids & resolving)
+
+
 def _add_hosts(store: NetworkStore, container_id: str) -> list[str]:
     return store.container_options(container_id).get("add_hosts") or []
 

@@ -192,7 +192,7 @@ class NetworkService:
                 self._publish(container.id, specs)
             # Under the lock: a peer joining meanwhile rewrites this file after us, not before.
             etc.write(hosts, self._hosts(container))
-            etc.refresh_members(self._paths, self._store, {network.id for network in networks})
+            etc.refresh_peers(self._paths, self._store, {network.id for network in networks})
         return ContainerNetwork({"type": "network", "path": str(path)}, hosts,
                                 self._resolv(container))  # fmt: skip
 

@@ -125,6 +125,18 @@ def test_the_container_files_follow_the_flags(berth) -> None:
     assert "inet 10.251.14.77/24" in out and "default via 10.251.14.1" in out
 
 
+def test_a_start_on_the_default_network_leaves_the_others_hosts_files_alone(
+    berth, engine: Engine
+) -> None:
+    """The default network lists no peers: 100 runs must not each rewrite 99 files."""
+    first = _ok(berth("run", "-d", "busybox", "sleep", "60"))
+    hosts = engine.paths.container_dir(first) / "hosts"
+    before = hosts.stat().st_mtime_ns
+    second = _ok(berth("run", "-d", "busybox", "sleep", "60"))
+    assert hosts.stat().st_mtime_ns == before
+    assert second[:12] not in hosts.read_text()
+
+
 def test_connect_and_disconnect_a_running_container(berth) -> None:
     _ok(berth("network", "create", "--subnet", "10.251.15.0/24", "berth_test_c1"))
     _ok(berth("network", "create", "--subnet", "10.251.16.0/24", "berth_test_c2"))
