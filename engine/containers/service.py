@@ -507,11 +507,16 @@ class ContainerService:
                 yield entry
             return
 
+        run_dir = self._paths.container_run_dir(container.id)
+
         async def running() -> bool:
+            """Whether more may come: the exit is recorded before the monitor drains it."""
             try:
-                return (await self.get(container.id)).running
+                if (await self.get(container.id)).running:
+                    return True
             except NotFoundError:
                 return False
+            return await asyncio.to_thread(status.monitor_alive, run_dir)
 
         async for entry in follow_logs(path, running, since=since, until=until, tail=tail):
             yield entry
