@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import time
@@ -24,7 +25,7 @@ from engine.monitor.restart import RestartPolicy
 from engine.network.model import PortMapping
 from engine.signals import parse_signal
 from engine.timestamps import parse
-from engine.units import parse_size
+from engine.units import INT64_MAX, parse_size
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -58,7 +59,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     for name, verb in (("stop", "stop"), ("restart", "restart")):
         command = commands.add_parser(name, help=f"{verb} running containers")
-        command.add_argument("-t", "--time", type=int, help="seconds before SIGKILL (10)")
+        command.add_argument("-t", "--time", help="seconds before SIGKILL (10)")
         command.add_argument("containers", nargs="+", metavar="CONTAINER")
         command.set_defaults(handler=_stop if name == "stop" else _restart, error_exit=1)
 
@@ -132,7 +133,7 @@ def _add_create_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--log-opt", action="append", default=[], metavar="max-size=10m|max-file=3")
     parser.add_argument("--stop-signal", help="signal that stops the container (SIGTERM)")
-    parser.add_argument("--stop-timeout", type=int, help="seconds stop waits before SIGKILL (10)")
+    parser.add_argument("--stop-timeout", help="seconds stop waits before SIGKILL (10)")
     limits.add_flags(parser)
     security.add_flags(parser)
     network.add_run_flags(parser)
@@ -174,11 +175,26 @@ def _create_options(args: argparse.Namespace) -> CreateOptions:
         log_max_size=max_size,
         log_max_files=max_files,
         stop_signal=args.stop_signal,
-        stop_timeout=args.stop_timeout,
+        stop_timeout=_int64(args.stop_timeout, "--stop-timeout"),
         **limits.given(args),
         **security.given(args),
         **network.run_options(args),
     )
+
+
+def _int64(text: str | None, flag: str) -> int | None:
+    """An int flag read as Docker's client reads it: one line naming the flag, not usage."""
+    if text is None:
+        return None
+    if not re.fullmatch(r"[+-]?[0-9]+", text):
+        raise InvalidArgumentError(
+            f'invalid argument "{text}" for "{flag}" flag: it must be a whole number'
+        )
+    if not -INT64_MAX - 1 <= int(text) <= INT64_MAX:
+        raise InvalidArgumentError(
+            f'invalid argument "{text}" for "{flag}" flag: value out of range'
+        )
+    return int(text)
 
 
 def _log_options(options: list[str]) -> tuple[int, int]:
@@ -187,7 +203,9 @@ def _log_options(options: list[str]) -> tuple[int, int]:
         key, _, value = option.partition("=")
         if key == "max-size":
             max_size = parse_size(value, "max-size")
-        elif key == "max-file" and value.isdigit() and int(value) > 0:
+        elif key == "max-file" and value.isascii() and value.isdigit() and int(value) > 0:
+            if int(value) > INT64_MAX:
+                raise InvalidArgumentError(f'invalid max-file: "{value}": value out of range')
             max_files = int(value)
         else:
             raise InvalidArgumentError(
@@ -271,13 +289,15 @@ async def _attach(args: argparse.Namespace) -> int:
 
 
 async def _stop(args: argparse.Namespace) -> int:
+    timeout = _int64(args.time, "--time")
     engine = open_engine(args)
-    return await report_each(args.containers, lambda ref: engine.containers.stop(ref, args.time))
+    return await report_each(args.containers, lambda ref: engine.containers.stop(ref, timeout))
 
 
 async def _restart(args: argparse.Namespace) -> int:
+    timeout = _int64(args.time, "--time")
     engine = open_engine(args)
-    return await report_each(args.containers, lambda ref: engine.containers.restart(ref, args.time))
+    return await report_each(args.containers, lambda ref: engine.containers.restart(ref, timeout))
 
 
 async def _wait(args: argparse.Namespace) -> int:

@@ -20,8 +20,10 @@ from pathlib import Path
 
 from engine.errors import InvalidArgumentError
 from engine.timestamps import parse
+from engine.units import INT64_MAX
 
 _POLL_SECONDS = 0.1
+_TAIL = re.compile(r"-?[0-9]+")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
@@ -58,11 +60,15 @@ def parse_time_filter(value: str, now: float | None = None) -> float:
 
 
 def parse_tail(value: str) -> int | None:
-    """``--tail`` as Docker takes it: a number of lines from the end, or ``all`` (None)."""
+    """``--tail`` as Docker takes it: a number of lines from the end, or ``all`` (None).
+
+    A number beyond an int64 means all, as in Docker's daemon, whose parse of it fails.
+    """
     if value == "all":
         return None
-    if value.lstrip("-").isdigit():
-        return int(value)
+    if _TAIL.fullmatch(value):  # ASCII digits only: "²" is a digit to str.isdigit
+        lines = int(value)
+        return lines if lines <= INT64_MAX else None
     raise InvalidArgumentError(f'invalid --tail "{value}": use a number or "all"')
 
 

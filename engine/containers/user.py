@@ -8,6 +8,9 @@ from pathlib import Path
 from engine.errors import InvalidArgumentError
 from engine.runtime.rootpath import resolve as resolve_in_root
 
+# ids are 32 bits, and the last, (uid_t)-1, means "leave unchanged" to setresuid
+MAX_ID = (1 << 32) - 2
+
 
 @dataclass(frozen=True)
 class ProcessUser:
@@ -36,7 +39,7 @@ def resolve_user(rootfs: Path, spec: str | None) -> ProcessUser:
     groups = [row for row in _read_db(rootfs, "group") if len(row) >= 3]
 
     entry = next((row for row in passwd if row[0] == user_part or row[2] == user_part), None)
-    if entry is None and not user_part.isdigit():
+    if entry is None and not _is_number(user_part):
         raise InvalidArgumentError(
             f"unable to find user {user_part}: no matching entries in the container's /etc/passwd"
         )
@@ -53,14 +56,28 @@ def resolve_user(rootfs: Path, spec: str | None) -> ProcessUser:
     )
     # The primary group comes first among the supplementary ones, as containerd has done
     # since CVE-2023-25173: otherwise a process keeps no group it could drop.
-    return ProcessUser(uid, gid, (gid, *members), home)
+    return _in_range(spec or "0", ProcessUser(uid, gid, (gid, *members), home))
+
+
+def _in_range(spec: str, user: ProcessUser) -> ProcessUser:
+    """``user``, or InvalidArgumentError naming an id the kernel cannot take."""
+    for kind, value in (("uid", user.uid), *(("gid", gid) for gid in user.additional_gids)):
+        if not 0 <= value <= MAX_ID:
+            raise InvalidArgumentError(
+                f'invalid user "{spec}": {kind} {value} is out of range (use 0 to {MAX_ID})'
+            )
+    return user
+
+
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()  # "²" is a digit to str.isdigit
 
 
 def _group_id(groups: list[list[str]], group: str) -> int:
     row = next((row for row in groups if row[0] == group or row[2] == group), None)
     if row is not None:
         return int(row[2])
-    if group.isdigit():
+    if _is_number(group):
         return int(group)
     raise InvalidArgumentError(
         f"unable to find group {group}: no matching entries in the container's /etc/group"

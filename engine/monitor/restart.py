@@ -9,6 +9,9 @@ from engine.errors import InvalidArgumentError
 _FIRST_DELAY = 0.1  # seconds; doubles after each restart
 _MAX_DELAY = 60.0
 _RESET_AFTER = 10.0  # a run this long resets the back-off, as in Docker
+# Docker keeps the count in an int64; not engine.units.INT64_MAX, whose module pulls
+# decimal into every monitor
+_MOST_RETRIES = (1 << 63) - 1
 
 
 @dataclass(frozen=True)
@@ -21,8 +24,14 @@ class RestartPolicy:
         name, _, count = spec.partition(":")
         if name in ("no", "always", "unless-stopped") and not count:
             return cls(name)
-        if name == "on-failure" and (not count or count.isdigit()):
-            return cls(name, int(count or 0))
+        if name == "on-failure" and (not count or (count.isascii() and count.isdigit())):
+            retries = int(count or 0)
+            if retries > _MOST_RETRIES:
+                raise InvalidArgumentError(
+                    f'invalid restart policy "{spec}": value out of range '
+                    f"(the most retries is {_MOST_RETRIES})"
+                )
+            return cls(name, retries)
         raise InvalidArgumentError(
             f'invalid restart policy "{spec}": use no, on-failure[:N], always or unless-stopped'
         )

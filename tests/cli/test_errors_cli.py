@@ -255,3 +255,47 @@ def test_update_refuses_more_memory_than_the_host_has(berth):
     result = berth("update", "-m", "100p", "small")
     assert result.returncode == 1
     assert "is more than the host's memory" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--stop-timeout", TOO_BIG],
+         f'invalid argument "{TOO_BIG}" for "--stop-timeout" flag: value out of range'),
+        (["--stop-timeout", "ten"], 'for "--stop-timeout" flag: it must be a whole number'),
+        (["--restart", f"on-failure:{TOO_BIG}"], "value out of range"),
+        (["--log-opt", f"max-file={TOO_BIG}"], f'invalid max-file: "{TOO_BIG}": value out of'),
+        (["-u", TOO_BIG], f'invalid user "{TOO_BIG}": uid {TOO_BIG} is out of range'),
+        (["-u", f"0:{TOO_BIG}"], f"gid {TOO_BIG} is out of range (use 0 to 4294967294)"),
+    ],
+)  # fmt: skip
+def test_more_numbers_out_of_range_are_one_line(berth, flags, message):
+    result = berth("run", "--rm", *flags, "busybox", "true", timeout=10)
+    assert result.returncode == 125
+    assert result.stderr.startswith("berth: ") and message in result.stderr, result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert berth("ps", "-a", "-q").stdout == ""
+
+
+@pytest.mark.parametrize("command", ["stop", "restart"])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [(TOO_BIG, "value out of range"), ("soon", "it must be a whole number")],
+)
+def test_stop_time_is_a_number_in_range(bare, command, value, message):
+    result = bare(command, "-t", value, "x")
+    assert result.returncode == 1
+    assert result.stderr == f'berth: invalid argument "{value}" for "--time" flag: {message}\n'
+
+
+def test_a_tail_beyond_int64_is_all(berth):
+    assert berth("run", "--name", "talker", "busybox", "echo", "hi").returncode == 0
+    result = berth("logs", "--tail", TOO_BIG, "talker")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "hi\n", "")
+
+
+def test_a_tail_of_other_digits_is_refused(bare):
+    result = bare("logs", "--tail", "²", "x")
+    assert (result.returncode, result.stderr) == (
+        1, 'berth: invalid --tail "²": use a number or "all"\n'
+    )  # fmt: skip
