@@ -391,8 +391,10 @@ async def _top(args: argparse.Namespace) -> int:
     in_effect = resource_limits.in_effect((await engine.containers.get(args.container)).options)
     options = args.ps_options or ["-ef"]
     result = subprocess.run(["ps", *options], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise InvalidArgumentError(f"ps {' '.join(options)} failed: {result.stderr.strip()}")
+    if result.returncode != 0:  # ps follows its error with a usage text: the first line says it
+        lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+        reason = lines[0] if lines else f"exit status {result.returncode}"
+        raise InvalidArgumentError(f"ps {' '.join(options)} failed: {reason}")
     header, *rows = result.stdout.splitlines()
     if "PID" not in header.split():
         raise InvalidArgumentError(f"ps {' '.join(options)} shows no PID column")

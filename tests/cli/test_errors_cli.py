@@ -299,3 +299,17 @@ def test_a_tail_of_other_digits_is_refused(bare):
     assert (result.returncode, result.stderr) == (
         1, 'berth: invalid --tail "²": use a number or "all"\n'
     )  # fmt: skip
+
+
+@pytest.fixture
+def sleeper(berth):
+    assert berth("run", "-d", "--name", "sleeper", "busybox", "sleep", "60").returncode == 0
+    return "sleeper"
+
+
+def test_top_with_a_bad_ps_option_says_what_ps_said(berth, sleeper):
+    result = berth("top", sleeper, "-o", "pid,bogus")
+    assert result.returncode == 1
+    assert result.stderr == (
+        'berth: ps -o pid,bogus failed: error: unknown user-defined format specifier "bogus"\n'
+    )
