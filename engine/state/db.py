@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
+from engine.errors import BerthError
 from engine.state.migrations import MIGRATIONS
 from engine.storage.space import is_no_space, no_space
 
@@ -49,17 +50,18 @@ class Database:
         return conn
 
     def _connect(self, *, exclusive: bool = False) -> sqlite3.Connection:
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves.
-        conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-        try:
-            if exclusive:  # before any statement reads the database and so opens its WAL
-                conn.execute("PRAGMA locking_mode = EXCLUSIVE")
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA synchronous = NORMAL")
-        except BaseException:
-            conn.close()  # at once: a half-open wal-index would hold its locks meanwhile
-            raise
+        with self._opening():
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves.
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+            try:
+                if exclusive:  # before any statement reads the database and so opens its WAL
+                    conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                conn.execute("PRAGMA foreign_keys = ON")
+                conn.execute("PRAGMA synchronous = NORMAL")
+            except BaseException:
+                conn.close()  # at once: a half-open wal-index would hold its locks meanwhile
+                raise
         conn.row_factory = sqlite3.Row
         return conn
 
@@ -72,8 +74,9 @@ class Database:
         with self.write() as tx:
             version = tx.execute("PRAGMA user_version").fetchone()[0]
             if version > len(MIGRATIONS):
-                raise RuntimeError(
-                    f"{self.path} has schema version {version}, newer than this berth knows"
+                raise BerthError(
+                    f"cannot open the engine database {self.path}: its schema version "
+                    f"{version} is newer than this berth knows (use a newer berth)"
                 )
             for script in MIGRATIONS[version:]:
                 for statement in _statements(script):
@@ -119,6 +122,20 @@ class Database:
         return conn is not None and conn.in_transaction
 
     @contextmanager
+    def _opening(self) -> Iterator[None]:
+        """Report a database that cannot be opened as a BerthError saying why.
+
+        A full disk stays an sqlite3.Error: query() reads on through a private connection.
+        """
+        try:
+            yield
+        except sqlite3.Error as error:
+            if self._no_space(error):
+                raise
+            reason = _unopenable(self.path, error)
+            raise BerthError(f"cannot open the engine database {self.path}: {reason}") from None
+
+    @contextmanager
     def _translated(self) -> Iterator[None]:
         """Report a full disk as NoSpaceError; every other error as it is."""
         try:
@@ -138,6 +155,17 @@ class Database:
         return name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")) and _nearly_full(
             self.path.parent
         )
+
+
+def _unopenable(path: Path, error: sqlite3.Error) -> str:
+    """Why SQLite could not open ``path``, and what to do about it."""
+    if getattr(error, "sqlite_errorname", "") == "SQLITE_NOTADB":
+        return "file is not a database (move it aside, or choose another --root)"
+    if path.is_dir():
+        return "it is a directory (remove it, or choose another --root)"
+    if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+        return "the engine root is read-only (choose a writable --root)"
+    return str(error)
 
 
 def _nearly_full(directory: Path) -> bool:

@@ -313,3 +313,42 @@ def test_top_with_a_bad_ps_option_says_what_ps_said(berth, sleeper):
     assert result.stderr == (
         'berth: ps -o pid,bogus failed: error: unknown user-defined format specifier "bogus"\n'
     )
+
+
+def _unusable_root(tmp_path: Path, kind: str) -> Path:
+    """An engine root whose berth.db cannot be opened, as ``kind`` says."""
+    root = tmp_path / kind
+    root.mkdir()
+    if kind == "junk":
+        (root / "berth.db").write_text("x\n")
+    elif kind == "directory":
+        (root / "berth.db").mkdir()
+    else:  # a root made, then its file system mounted read-only
+        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(root)], check=True)
+        command = [BERTH, "--root", str(root), "--runroot", str(tmp_path / "run"), "ps"]
+        subprocess.run(command, capture_output=True, check=True)
+        subprocess.run(["mount", "-o", "remount,ro", str(root)], check=True)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("junk", "file is not a database (move it aside, or choose another --root)"),
+        ("directory", "it is a directory (remove it, or choose another --root)"),
+        ("read-only", "the engine root is read-only (choose a writable --root)"),
+    ],
+)
+def test_a_database_that_cannot_be_opened_is_named(tmp_path, kind, reason):
+    root = _unusable_root(tmp_path, kind)
+    try:
+        results = [
+            subprocess.run([BERTH, "--root", str(root), "--runroot", str(tmp_path / "run"),
+                            *args], capture_output=True, text=True, timeout=30, check=False)
+            for args in (["ps"], ["create", "busybox"])
+        ]  # fmt: skip
+    finally:
+        if kind == "read-only":
+            subprocess.run(["umount", str(root)], check=True)
+    line = f"berth: cannot open the engine database {root / 'berth.db'}: {reason}\n"
+    assert [(r.returncode, r.stderr) for r in results] == [(1, line), (125, line)]

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from engine.errors import NoSpaceError
+from engine.errors import BerthError, NoSpaceError
 from engine.state import Database
 from engine.state.migrations import MIGRATIONS
 from tests.small_fs import fill, small_tmpfs
@@ -27,7 +27,7 @@ def test_a_newer_schema_is_refused(tmp_path):
     Database(path)
     with sqlite3.connect(path) as conn:
         conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
-    with pytest.raises(RuntimeError, match="newer than this berth knows"):
+    with pytest.raises(BerthError, match="newer than this berth knows"):
         Database(path)
 
 
