@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import resource
 import stat
 from dataclasses import dataclass
@@ -18,8 +19,10 @@ from importlib import resources as package_files
 from typing import Any
 
 from engine.containers.model import CreateOptions
+from engine.containers.user import MAX_ID
 from engine.errors import InvalidArgumentError, UnsupportedError
 from engine.runtime.capabilities import NAMES as ALL_CAPABILITIES
+from engine.units import size_in_bytes
 
 #: Docker's default capabilities (CapEff 00000000a80425fb)
 DEFAULT_CAPABILITIES = (
@@ -48,6 +51,14 @@ _NOT_HOST_DEVICES = (
     "/dev/ptmx",
 )
 _TMPFS_DEFAULTS = ["nosuid", "nodev", "noexec"]
+# The mount flags Docker takes in --tmpfs OPTIONS (moby's MergeTmpfsOptions); its
+# key=value options are the keys of _TMPFS_VALUES.
+_TMPFS_FLAGS = frozenset((
+    "ro", "rw", "exec", "noexec", "suid", "nosuid", "dev", "nodev", "sync", "async",
+    "dirsync", "mand", "nomand", "atime", "noatime", "diratime", "nodiratime", "relatime",
+    "norelatime", "strictatime", "nostrictatime", "private", "rprivate", "shared",
+    "rshared", "slave", "rslave", "unbindable", "runbindable",
+))  # fmt: skip
 # Docker's --ulimit names; "as" is RLIMIT_AS.
 _ULIMITS = ("core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile",
             "nproc", "rss", "rtprio", "rttime", "sigpending", "stack", "as")  # fmt: skip
@@ -267,17 +278,70 @@ def tmpfs_mount(entry: str) -> dict[str, Any]:
     destination, _, options = entry.partition(":")
     if not destination.startswith("/"):
         raise InvalidArgumentError(f'--tmpfs "{entry}": the path must be absolute')
-    extra = [option for option in options.split(",") if option]
+    # "defaults" means nothing more, as in Docker; the kernel's tmpfs would refuse it
+    extra = [_tmpfs_option(entry, option) for option in options.split(",")
+             if option not in ("", "defaults")]  # fmt: skip
     return {"destination": destination, "type": "tmpfs", "source": "tmpfs",
             "options": _TMPFS_DEFAULTS + extra}  # fmt: skip
 
 
+def _tmpfs_option(entry: str, option: str) -> str:
+    """One --tmpfs option as the kernel's tmpfs takes it, or InvalidArgumentError."""
+    if option in _TMPFS_FLAGS:
+        return option
+    key, _, value = option.partition("=")
+    if key not in _TMPFS_VALUES:
+        raise InvalidArgumentError(
+            f'--tmpfs "{entry}": unknown option "{option}" (use size, mode, uid, gid, '
+            "nr_inodes, nr_blocks, mpol or a mount flag such as ro or exec)"
+        )
+    try:
+        return f"{key}={_TMPFS_VALUES[key](value)}"
+    except ValueError as error:
+        raise InvalidArgumentError(f'--tmpfs "{entry}": invalid {key} "{value}": {error}') from None
+
+
+def _tmpfs_size(text: str) -> str:
+    """Bytes, or a share of RAM: the kernel knows neither "1.5g" nor "10mb"."""
+    return text if re.fullmatch(r"[0-9]+%", text) else _tmpfs_count(text)
+
+
+def _tmpfs_count(text: str) -> str:
+    return str(size_in_bytes(text))
+
+
+def _tmpfs_mode(text: str) -> str:
+    if not re.fullmatch(r"[0-7]{1,4}", text):
+        raise ValueError("use octal permissions, such as 1777 or 755")
+    return text
+
+
+def _tmpfs_id(text: str) -> str:
+    if not (text.isascii() and text.isdigit() and int(text) <= MAX_ID):
+        raise ValueError(f"use a number from 0 to {MAX_ID}")
+    return text
+
+
+def _tmpfs_policy(text: str) -> str:
+    if not text:
+        raise ValueError("use a memory policy, such as interleave or bind:0")
+    return text  # the kernel checks the policy itself
+
+
+_TMPFS_VALUES = {
+    "size": _tmpfs_size,
+    "nr_inodes": _tmpfs_count,
+    "nr_blocks": _tmpfs_count,
+    "mode": _tmpfs_mode,
+    "uid": _tmpfs_id,
+    "gid": _tmpfs_id,
+    "mpol": _tmpfs_policy,
+}
+
+
 def device_node(entry: str) -> tuple[dict[str, Any], str]:
     """--device HOST[:CONTAINER][:PERMISSIONS]: the linux.devices node and its access."""
-    parts = entry.split(":")
-    host = parts[0]
-    access = parts[-1] if len(parts) > 1 and set(parts[-1]) <= set("rwm") else "rwm"
-    inside = parts[1] if len(parts) > 1 and parts[1].startswith("/") else host
+    host, inside, access = _device_parts(entry)
     try:
         info = os.stat(host)
     except OSError as error:
@@ -285,6 +349,34 @@ def device_node(entry: str) -> tuple[dict[str, Any], str]:
     if not (stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)):
         raise InvalidArgumentError(f'--device "{entry}": {host} is not a device node')
     return _node(inside, info), access
+
+
+def _device_parts(entry: str) -> tuple[str, str, str]:
+    """HOST, CONTAINER and access of a --device entry, checked as Docker's client does."""
+    parts = entry.split(":")
+    if len(parts) > 3 or not parts[0]:
+        raise _bad_device(entry, f"bad format for path: {entry}")
+    host, inside, access = parts[0], parts[0], "rwm"
+    if len(parts) == 2 and _is_device_access(parts[1]):
+        access = parts[1]
+    elif len(parts) == 2:
+        inside = parts[1]
+    elif len(parts) == 3:
+        inside, access = parts[1], parts[2]
+        if not _is_device_access(access):
+            raise _bad_device(entry, f"bad mode specified: {access} (use r, w and m)")
+    if not inside.startswith("/"):
+        raise _bad_device(entry, f"{inside} is not an absolute path")
+    return host, inside, access
+
+
+def _is_device_access(text: str) -> bool:
+    """r, w and m, each at most once: Docker's device modes."""
+    return bool(text) and len(set(text)) == len(text) and set(text) <= set("rwm")
+
+
+def _bad_device(entry: str, reason: str) -> InvalidArgumentError:
+    return InvalidArgumentError(f'invalid argument "{entry}" for "--device" flag: {reason}')
 
 
 def host_devices() -> list[tuple[dict[str, Any], str]]:

@@ -352,3 +352,29 @@ def test_a_database_that_cannot_be_opened_is_named(tmp_path, kind, reason):
             subprocess.run(["umount", str(root)], check=True)
     line = f"berth: cannot open the engine database {root / 'berth.db'}: {reason}\n"
     assert [(r.returncode, r.stderr) for r in results] == [(1, line), (125, line)]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--device", "/dev/null:relative"], "relative is not an absolute path"),
+        (["--device", "/dev/null:/dev/n:xyz"], "bad mode specified: xyz"),
+        (["--device", "a:b:c:d"], "bad format for path: a:b:c:d"),
+        (["--tmpfs", "/t:size=abc"], '--tmpfs "/t:size=abc": invalid size "abc"'),
+        (["--tmpfs", "/t:mode=999"], 'invalid mode "999": use octal permissions'),
+        (["--tmpfs", "/t:bogus"], 'unknown option "bogus"'),
+    ],
+)  # fmt: skip
+def test_bad_devices_and_tmpfs_options_are_refused_at_create(berth, flags, message):
+    result = berth("run", "--rm", *flags, "busybox", "true", timeout=10)
+    assert result.returncode == 125
+    assert result.stderr.startswith("berth: ") and message in result.stderr, result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert berth("ps", "-a", "-q").stdout == ""
+
+
+def test_tmpfs_sizes_reach_the_kernel_in_bytes(berth):
+    result = berth("run", "--rm", "--tmpfs", "/t:size=1.5m,defaults", "busybox",
+                   "sh", "-c", "grep ' /t ' /proc/mounts")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "size=1536k" in result.stdout
