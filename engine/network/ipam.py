@@ -53,6 +53,11 @@ def free_subnet(taken: Iterable[IPv4Network], default: bool) -> IPv4Network:
 
 def parse_subnet(text: str, gateway: str | None) -> tuple[IPv4Network, IPv4Address]:
     """--subnet and --gateway, checked; the gateway defaults to the first host address."""
+    if ":" in text:  # IPv6: ipaddress would only say "Expected 4 octets"
+        raise InvalidArgumentError(
+            f'invalid subnet "{text}": IPv6 subnets are not supported yet: '
+            "give an IPv4 subnet like 10.89.0.0/24"
+        )
     try:
         subnet = IPv4Network(text)
     except ValueError as error:

@@ -378,3 +378,11 @@ def test_tmpfs_sizes_reach_the_kernel_in_bytes(berth):
                    "sh", "-c", "grep ' /t ' /proc/mounts")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "size=1536k" in result.stdout
+
+
+def test_an_ipv6_subnet_is_not_supported_yet(bare):
+    result = bare("network", "create", "--subnet", "::1/64", "n")
+    assert (result.returncode, result.stderr) == (1, (
+        'berth: invalid subnet "::1/64": IPv6 subnets are not supported yet: '
+        "give an IPv4 subnet like 10.89.0.0/24\n"
+    ))  # fmt: skip
