@@ -44,6 +44,22 @@ class _Prefixed:
         return data
 
 
+class _Named:
+    """The source stream, whose read errors name it: EIO alone says nothing of which file."""
+
+    def __init__(self, stream: BinaryIO, name: str) -> None:
+        self._stream = stream
+        self._name = name
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._stream.read(size)
+        except OSError as error:
+            raise InvalidArgumentError(
+                f'cannot read "{self._name}": {error.strerror or error}'
+            ) from None
+
+
 class _Checked:
     """A decompressing stream whose failures read as the user's input being damaged."""
 
@@ -66,8 +82,9 @@ def decompressed(stream: BinaryIO, name: str) -> BinaryIO:
 
     ``name`` only labels errors. zstd is recognized and refused with a clear message.
     """
-    head = _read_head(stream)
-    source = _Prefixed(head, stream)
+    named = _Named(stream, name)
+    head = _read_head(named)
+    source = _Prefixed(head, named)
     kind = next((k for magic, k in _MAGIC.items() if head.startswith(magic)), "tar")
     if kind == "zstd":
         raise InvalidArgumentError(

@@ -386,3 +386,10 @@ def test_an_ipv6_subnet_is_not_supported_yet(bare):
         'berth: invalid subnet "::1/64": IPv6 subnets are not supported yet: '
         "give an IPv4 subnet like 10.89.0.0/24\n"
     ))  # fmt: skip
+
+
+def test_an_import_that_cannot_be_read_names_the_file(bare):
+    result = bare("import", "/proc/self/mem")
+    assert (result.returncode, result.stderr) == (
+        1, 'berth: cannot read "/proc/self/mem": Input/output error\n'
+    )  # fmt: skip
