@@ -43,7 +43,8 @@ def exec_process(
     stdio, or with process.terminal sends a new pty's master to ``console_socket``, as
     :func:`engine.runtime.container.create` does; ``kill_with_parent`` likewise. On
     failure nothing is left and ContainerStartError says why (exit code 127: command
-    not found, 126: not executable); ConflictError if the container is not running.
+    not found, 126: any other failure of the new process before its command runs, as
+    Docker's "OCI runtime exec failed"); ConflictError if the container is not running.
     """
     if not isinstance(process, dict):
         raise InvalidArgumentError("exec: the process must be a JSON object")
@@ -143,4 +144,13 @@ def _child(
         restrict(wanted, seccomp)
         execute(executable, wanted)
     except BaseException as error:
-        spawn.report_failure(report_fd, error)
+        spawn.report_failure(report_fd, _exec_failure(error))
+
+
+def _exec_failure(error: BaseException) -> BaseException:
+    """Docker's status for an exec its runtime could not start (a missing -w, a user it
+    cannot become): 126, where the init's failures get 125; 127 and 126 stay as they are."""
+    reported = spawn.failure(error)
+    if reported["code"] != 125:
+        return error
+    return ContainerStartError(reported["error"], 126)

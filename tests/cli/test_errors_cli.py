@@ -393,3 +393,8 @@ def test_an_import_that_cannot_be_read_names_the_file(bare):
     assert (result.returncode, result.stderr) == (
         1, 'berth: cannot read "/proc/self/mem": Input/output error\n'
     )  # fmt: skip
+
+
+def test_exec_in_a_missing_workdir_exits_126(berth, sleeper):
+    result = berth("exec", "-w", "/nonexist", sleeper, "true")
+    assert (result.returncode, result.stderr) == (126, 'berth: cwd "/nonexist" does not exist\n')
