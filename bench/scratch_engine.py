@@ -48,5 +48,9 @@ def scratch_engine(prefix: str) -> Iterator[ScratchEngine]:
         finally:
             ids = subprocess.run([*berth, "ps", "-aq"], capture_output=True, text=True).stdout
             if ids.split():
-                subprocess.run([*berth, "rm", "-f", *ids.split()], capture_output=True)
+                removed = subprocess.run([*berth, "rm", "-f", *ids.split()], capture_output=True,
+                                         text=True)  # fmt: skip
+                if removed.returncode != 0:  # say so: a leak would skew the next bench
+                    print(f"clean-up: berth rm -f failed: {removed.stderr.strip()}",
+                          file=sys.stderr)  # fmt: skip
             Engine(paths).networks.remove_all()

@@ -28,7 +28,7 @@ def release(paths: EnginePaths, db: Database, container_id: str) -> None:
     if not networks and not had_ports:
         return
     with firewall.locked(paths):
-        etc.refresh_members(paths, store, networks)
+        etc.refresh_peers(paths, store, networks)
         if had_ports:
             firewall.sync(paths, store)
 
