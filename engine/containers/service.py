@@ -392,9 +392,9 @@ class ContainerService:
             await asyncio.sleep(_POLL_SECONDS)
         return False
 
-    def _request_stop(self, container_id: str) -> None:
+    def _request_stop(self, container_id: str, *, removing: bool = False) -> None:
         """No restart policy brings it back: the monitor and the next boot both know."""
-        status.request_stop(self._paths.container_run_dir(container_id))
+        status.request_stop(self._paths.container_run_dir(container_id), removing=removing)
         with contextlib.suppress(NoSpaceError):  # the monitor knows: stopping goes on
             self._store.update(container_id, stop_requested=1)
 
@@ -560,7 +560,7 @@ class ContainerService:
         run_dir = self._paths.container_run_dir(container.id)
         if status.monitor_alive(run_dir):
             # No restart policy may bring it back while it goes.
-            self._request_stop(container.id)
+            self._request_stop(container.id, removing=True)
             self._kill_now(container.id)
             self._wait_for_monitor(run_dir)
         with container_lock(self._paths.runroot, container.id):

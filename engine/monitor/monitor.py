@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -147,6 +148,8 @@ class Monitor:
         self._log.close()
         self._session.close()
         overlay.unmount(Path(self.config.rootfs))
+        if status.removal_requested(self._run_dir):  # rm finishes it, and at once
+            sys.exit(0)
         command = self.config.exit_command
         # exec, not fork: nothing of ours (no lock, no socket) lives on in it, and the
         # monitor lock (close-on-exec) is free the moment the record is final.

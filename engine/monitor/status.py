@@ -9,7 +9,8 @@ life in files that the engine folds into the database when it next looks:
   moment the monitor reaps it;
 - ``monitor.lock``: flock()ed by the monitor for its whole life, so "is the monitor
   still there" is a question the kernel answers (the lock dies with the process);
-- ``stop-requested``: made by ``stop``/``rm``: no restart policy applies any more.
+- ``stop-requested``: made by ``stop``/``rm``: no restart policy applies any more;
+  ``rm`` writes "remove" in it: the remover finishes the run, not the exit command.
 
 Standard library only: the monitor imports this.
 """
@@ -85,13 +86,20 @@ def monitor_alive(run_dir: Path) -> bool:
     return False
 
 
-def request_stop(run_dir: Path) -> None:
+def request_stop(run_dir: Path, *, removing: bool = False) -> None:
     with contextlib.suppress(FileNotFoundError):
-        (run_dir / STOP_REQUESTED).touch()
+        (run_dir / STOP_REQUESTED).write_text("remove" if removing else "stop")
 
 
 def stop_requested(run_dir: Path) -> bool:
     return (run_dir / STOP_REQUESTED).exists()
+
+
+def removal_requested(run_dir: Path) -> bool:
+    try:
+        return (run_dir / STOP_REQUESTED).read_text() == "remove"
+    except FileNotFoundError:
+        return False
 
 
 def reader_gone(write_fd: int) -> bool:
