@@ -7,6 +7,7 @@ record once went unseen. ``berth`` below shadows that one on purpose.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -52,13 +53,17 @@ def settled_leaks(berth: Berth, grace: float = 3.0, **kwargs: object) -> list[le
         time.sleep(0.2)
 
 
-def tear_down(berth: Berth) -> list[leaks.Leak]:
-    """Empty the engine as a user would, report what it left, then clean that up."""
+def tear_down(berth: Berth) -> list[str]:
+    """Empty the engine as a user would; what failed, and what it left, cleaned up after."""
     berth.unwatch()
-    remove_everything(berth)
+    problems = []
+    try:
+        remove_everything(berth)
+    except (AssertionError, subprocess.SubprocessError) as error:
+        problems.append(f"emptying the engine failed: {error}")
     found = settled_leaks(berth)
     leaks.clean(found)
-    return found
+    return problems + [str(leak) for leak in found]
 
 
 @pytest.fixture
@@ -73,9 +78,10 @@ def engines(tmp_path: Path) -> Iterator[Callable[[str], Berth]]:
 
     yield make
     report = {str(berth.root): tear_down(berth) for berth in made}
-    left = {root: found for root, found in report.items() if found}
+    left = {root: problems for root, problems in report.items() if problems}
     assert not left, "berth left things behind:\n" + "\n".join(
-        f"{root}:\n" + "\n".join(f"  {leak}" for leak in found) for root, found in left.items()
+        f"{root}:\n" + "\n".join(f"  {problem}" for problem in problems)
+        for root, problems in left.items()
     )
 
 
