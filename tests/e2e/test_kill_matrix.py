@@ -264,7 +264,7 @@ def _check_container(berth: Berth, scenario: Scenario | None, found: dict, state
         berth("unpause", name)
         state = "running"
     if state == "running":
-        if not pid_alive(facts["Pid"]):
+        if not pid_alive(facts["Pid"]) and _up_without_init(berth, name, facts["Pid"]):
             truth.problems.append(f"{name}: says Up, but its init {facts['Pid']} is gone")
         elif scenario is not None and scenario.uses_networks:
             truth.problems += _networks_true(berth, name, found)
@@ -290,6 +290,19 @@ def _check_container(berth: Berth, scenario: Scenario | None, found: dict, state
             truth.expect[name] = {None}
     else:
         truth.problems.append(f"{name}: state {state!r}")
+
+
+def _up_without_init(berth: Berth, name: str, pid: int) -> bool:
+    """Whether berth still says Up 2 s after its init died (it may have just ended)."""
+
+    def still() -> bool:
+        found = berth.inspect(name)
+        return bool(found) and found[0]["State"]["Running"] and found[0]["State"]["Pid"] == pid
+
+    deadline = time.monotonic() + 2
+    while (up := still()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return up
 
 
 def _waits(berth: Berth, name: str) -> list[str]:
