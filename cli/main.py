@@ -17,6 +17,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from cli import containers, images, inspect, logs, network, port, stats, system, update
 from engine.errors import BerthError, ContainerStartError
@@ -29,8 +30,15 @@ _DEBUG_LOG = "debug.log"
 _DEBUG_LOG_LIMIT = 1 << 20  # bytes; past it the log starts afresh
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with Docker's answer to a bad flag: one line and exit 125, not usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(125, f"berth: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="berth",
         description="A daemonless container engine. With no command, opens the terminal UI.",
     )

@@ -12,6 +12,7 @@ from engine.containers.model import Container
 from engine.containers.security import secure
 from engine.containers.spec import ProcessSpec, etc_mounts, runtime_config
 from engine.containers.user import resolve_user
+from engine.errors import ContainerStartError
 from engine.images import Image
 from engine.network.model import ContainerNetwork
 from engine.runtime.rootpath import resolve as resolve_in_root
@@ -48,7 +49,12 @@ def _write_config(bundle: Path, container: Container, image: Image, rootfs: Path
     user = resolve_user(rootfs, options.user or image_config.get("User") or None)
     cwd = options.workdir or image_config.get("WorkingDir") or "/"
     # Docker creates a missing working directory rather than failing the start.
-    resolve_in_root(rootfs, cwd).mkdir(parents=True, exist_ok=True)
+    try:
+        resolve_in_root(rootfs, cwd).mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ContainerStartError(
+            f'the working directory "{cwd}" is not a directory in the image (see -w)'
+        ) from None
     hostname = options.hostname or container.short_id
     env = container_env(image_config.get("Env") or [], options.env, hostname, user.home)
     if options.tty and not any(entry.startswith("TERM=") for entry in env):

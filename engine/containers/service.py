@@ -38,6 +38,7 @@ from engine.containers.user import resolve_user
 from engine.errors import (
     BerthError,
     ConflictError,
+    ContainerStartError,
     InvalidArgumentError,
     NoSpaceError,
     NotFoundError,
@@ -225,7 +226,10 @@ class ContainerService:
         if workdir:
             process["cwd"] = workdir
         if user:
-            found = resolve_user(bundles.container_dirs(bundle)[2], user)
+            try:
+                found = resolve_user(bundles.container_dirs(bundle)[2], user)
+            except BerthError as error:  # Docker: the exec'd process could not be made, 126
+                raise ContainerStartError(str(error), 126) from None
             process["user"] = {"uid": found.uid, "gid": found.gid,
                                "additionalGids": list(found.additional_gids)}  # fmt: skip
         if user or privileged:  # the capabilities depend on both

@@ -398,3 +398,27 @@ def test_an_import_that_cannot_be_read_names_the_file(bare):
 def test_exec_in_a_missing_workdir_exits_126(berth, sleeper):
     result = berth("exec", "-w", "/nonexist", sleeper, "true")
     assert (result.returncode, result.stderr) == (126, 'berth: cwd "/nonexist" does not exist\n')
+
+
+def test_a_bad_flag_is_one_line_and_exit_125_as_in_docker(tmp_path) -> None:
+    for argv in (["ps", "--bogus"], ["run", "--sig-proxy", "maybe", "busybox"], ["rm"]):
+        result = subprocess.run([BERTH, "--root", str(tmp_path / "r"), "--runroot",
+                                 str(tmp_path / "rr"), *argv], capture_output=True, text=True,
+                                check=False)  # fmt: skip
+        assert result.returncode == 125, result
+        assert result.stderr.count("\n") == 1 and result.stderr.startswith("berth: "), result
+        assert "--help" in result.stderr
+
+
+def test_a_working_directory_that_is_a_file_and_an_exec_user_that_is_not_there(berth) -> None:
+    result = berth("run", "--rm", "--network", "none", "-w", "/etc/passwd", "busybox", "true")
+    assert result.returncode == 125
+    assert result.stderr == (
+        'berth: the working directory "/etc/passwd" is not a directory in the image (see -w)\n'
+    )
+    assert berth("run", "-d", "--name", "box", "--network", "none", "busybox", "sleep",
+                 "60").returncode == 0  # fmt: skip
+    result = berth("exec", "-u", "nosuch", "box", "true")
+    assert result.returncode == 126, result  # Docker: OCI runtime exec failed
+    assert result.stderr.count("\n") == 1 and "nosuch" in result.stderr
+    assert berth("rm", "-f", "box").returncode == 0
