@@ -24,6 +24,7 @@ class Engine:
         self.images.collect_leftovers()
         self.networks = NetworkService(paths, self.db)
         self.containers = ContainerService(paths, self.db, self.images, self.networks)
+        self.containers.collect_leftovers()
         self.stats = StatsService(self.containers, paths.runtime_state)
 
     @classmethod

@@ -9,6 +9,7 @@ import os
 import secrets
 import shutil
 import signal
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
@@ -28,7 +29,7 @@ from engine.containers.lifecycle import (
     spawn_exec_monitor,
     spawn_monitor,
 )
-from engine.containers.locks import container_lock, forget
+from engine.containers.locks import container_lock, forget, lock_path
 from engine.containers.logs import LogEntry, follow_logs, read_logs
 from engine.containers.model import Container, CreateOptions, stored_options
 from engine.containers.names import generate_name, validate_name
@@ -55,13 +56,15 @@ from engine.process_identity import identity, identity_running, is_running
 from engine.runtime import resources
 from engine.signals import parse_signal
 from engine.state import Database
-from engine.storage import overlay
+from engine.storage import overlay, scratch
 from engine.timestamps import now
 
 _NAME_ATTEMPTS = 20
 _POLL_SECONDS = 0.02
 _KILL_GRACE = 10.0  # seconds for the kernel to tear a SIGKILLed container down
 _LOST = "the container's monitor was lost, so its exit code is unknown; its processes were killed"
+# In the run dir while a command (commit) holds the container paused: "PID:START".
+_PAUSED_BY = "paused-by"
 _RUN_DIR_LOST = (
     "it was running when the host restarted (its run dir is gone), so its exit code is unknown"
 )
@@ -75,6 +78,30 @@ class ContainerService:
         self._images = images
         self._networks = networks
         self._store = ContainerStore(db)
+
+    def collect_leftovers(self) -> None:
+        """Remove the directories and lock of containers whose row is gone: an ``rm``
+        killed between deleting the row and the files. Best effort, as the engine opens."""
+        try:
+            bases = {path.parent for path in self._leftover_paths("x")}
+            on_disk = {entry.name for base in bases if base.is_dir() for entry in base.iterdir()}
+            if not on_disk:
+                return
+            # Listed first, then the rows: a row is written before its directories, so
+            # what the listing found without a row was left by a removal.
+            for container_id in on_disk - self._store.ids():
+                for path in self._leftover_paths(container_id):
+                    scratch.remove(path)
+        except (OSError, sqlite3.Error, BerthError):
+            pass  # a later command collects it
+
+    def _leftover_paths(self, container_id: str) -> tuple[Path, Path, Path]:
+        """What a container has on disk besides its row: its directories and its lock."""
+        return (
+            self._paths.container_dir(container_id),
+            self._paths.container_run_dir(container_id),
+            lock_path(self._paths.runroot, container_id),
+        )
 
     # -- queries -----------------------------------------------------------------
 
@@ -447,15 +474,19 @@ class ContainerService:
 
     @contextlib.asynccontextmanager
     async def _paused(self, container: Container, pause: bool) -> AsyncIterator[None]:
+        """Paused meanwhile; should we die first, the next look at it thaws it."""
         if not pause or container.state != "running":
             yield
             return
-        await self.pause(container.id)
+        marker = self._paths.container_run_dir(container.id) / _PAUSED_BY
+        await asyncio.to_thread(marker.write_text, identity(os.getpid()))
         try:
+            await self.pause(container.id)
             yield
         finally:
             with contextlib.suppress(ConflictError):  # someone unpaused it meanwhile
                 await self.unpause(container.id)
+            marker.unlink(missing_ok=True)
 
     def _cgroup(self, container_id: str) -> cgroups.Cgroup:
         return cgroups.get(f"{bundles.CGROUP_PARENT}/{container_id}")
@@ -682,14 +713,28 @@ class ContainerService:
     def _fold(self, container: Container, record: RunStatus) -> Container:
         """Bring the row up to date with a live monitor's record (written only if changed)."""
         fields = _fields(record)
-        if container.state == "paused" and record.state == "running":
-            del fields["state"]  # paused is the engine's word; the monitor can't tell
+        if record.state == "running":  # or paused: the freezer says, not the monitor
+            fields["state"] = self._running_state(container.id)
         changed = {key: value for key, value in fields.items()
                    if getattr(container, key) != value}  # fmt: skip
         if changed:
             with contextlib.suppress(NoSpaceError):  # a full disk: report, record later
                 self._store.update(container.id, **changed)
         return replace(container, **changed)
+
+    def _running_state(self, container_id: str) -> str:
+        """running or paused, as the kernel's freezer has it. A pause whose maker died
+        (a commit killed half-way) is undone: nobody else would."""
+        cgroup = self._cgroup(container_id)
+        if not cgroup.is_frozen():
+            return "running"
+        marker = self._paths.container_run_dir(container_id) / _PAUSED_BY
+        with contextlib.suppress(FileNotFoundError):
+            if not identity_running(marker.read_text()):
+                cgroup.thaw()
+                marker.unlink(missing_ok=True)
+                return "running"
+        return "paused"
 
     def _init_pid(self, container: Container) -> int:
         if not container.running:

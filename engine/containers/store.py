@@ -35,6 +35,9 @@ class ContainerStore:
                 "remove it (berth rm) or choose another name"
             ) from None
 
+    def ids(self) -> set[str]:
+        return {row["id"] for row in self._db.query("SELECT id FROM containers")}
+
     def name_taken(self, name: str) -> bool:
         return bool(self._db.query("SELECT 1 FROM containers WHERE name = ?", (name,)))
 
