@@ -11,6 +11,7 @@ from engine.network.service import NetworkService
 from engine.paths import EnginePaths
 from engine.state import Database
 from engine.stats import StatsService
+from engine.storage import space
 
 
 class Engine:
@@ -25,6 +26,7 @@ class Engine:
         self.networks = NetworkService(paths, self.db)
         self.containers = ContainerService(paths, self.db, self.images, self.networks)
         self.containers.collect_leftovers()
+        space.keep_reserve(paths.root)
         self.stats = StatsService(self.containers, paths.runtime_state)
 
     @classmethod

@@ -56,7 +56,7 @@ from engine.process_identity import identity, identity_running, is_running
 from engine.runtime import resources
 from engine.signals import parse_signal
 from engine.state import Database
-from engine.storage import overlay, scratch
+from engine.storage import overlay, scratch, space
 from engine.timestamps import now
 
 _NAME_ATTEMPTS = 20
@@ -609,7 +609,8 @@ class ContainerService:
                 self._discard(container.id)
             except NoSpaceError:
                 # Deleting rows needs room in the database's WAL: make it with the
-                # container's own files (its rootfs is unmounted by now), then again.
+                # reserve and the container's own files (unmounted by now), then again.
+                space.release_reserve(self._paths.root)
                 self._remove_files(container.id)
                 self._release(container.id)
                 self._discard(container.id)

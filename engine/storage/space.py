@@ -7,6 +7,7 @@ commit's tar, a database write): NoSpaceError naming the root.
 from __future__ import annotations
 
 import errno
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,3 +34,32 @@ def reported_as_no_space(root: Path) -> Iterator[None]:
         if is_no_space(error):
             raise no_space(root) from error
         raise
+
+
+# Room kept back on the root for removals: deleting rows needs room in the database's
+# WAL, and a container's own files may be too small to make it.
+RESERVE_NAME = "space-reserve"
+RESERVE_BYTES = 1 << 20
+
+
+def keep_reserve(root: Path) -> None:
+    """Make the reserve if it is missing and there is room for it (one stat otherwise)."""
+    path = root / RESERVE_NAME
+    if path.exists():
+        return
+    partial = path.with_name(f".{RESERVE_NAME}.tmp")
+    try:
+        with open(partial, "wb") as reserve:
+            os.posix_fallocate(reserve.fileno(), 0, RESERVE_BYTES)
+        os.replace(partial, path)
+    except OSError:  # no room yet: the next command tries again
+        partial.unlink(missing_ok=True)
+
+
+def release_reserve(root: Path) -> bool:
+    """Give the reserve back to the file system; whether there was one."""
+    try:
+        (root / RESERVE_NAME).unlink()
+    except FileNotFoundError:
+        return False
+    return True
