@@ -29,6 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from tests.e2e import leaks
 from tests.e2e.cli import HEX64, Berth, describe, parent_of, pid_alive
 from tests.e2e.conftest import settled_leaks
@@ -492,7 +494,9 @@ def table(points: list[Point]) -> str:
     return "\n".join(lines)
 
 
-def test_kill_matrix(engines: Callable[[str], Berth], tmp_path: Path) -> None:
+def test_kill_matrix(
+    engines: Callable[[str], Berth], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     groups: list[Scenario | None] = [*SCENARIOS, None]
     tarball = rootfs_tarball(tmp_path)
     workers = [Worker(engines(f"w{n}"), tarball, 213 + n) for n in range(WORKERS)]
@@ -506,7 +510,8 @@ def test_kill_matrix(engines: Callable[[str], Berth], tmp_path: Path) -> None:
     report = (f"{table(points)}\n\n{len(points)} points in {time.monotonic() - start:.0f} s"
               f"\nintegrity_check: {soundness}")  # fmt: skip
     (tmp_path / "kill_matrix.txt").write_text(report + "\n")
-    print("\n" + report)
+    with capsys.disabled():  # every point, in CI's log too, whether it passed or not
+        print("\n" + report)
     failed = [f"{p.what} @ {p.when}" for p in points if p.failed]
     assert not failed and all(v == ["ok"] for v in soundness.values()), (
         f"{len(failed)} of {len(points)} points failed: {failed}\n\n{report}"
