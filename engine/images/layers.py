@@ -21,7 +21,7 @@ import re
 import secrets
 import sqlite3
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -179,17 +179,20 @@ class LayerStore:
 
 def _sync_file_system(directory: Path) -> None:
     """Every file just extracted, on disk: one syncfs(2), not an fsync per file."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
+    with _opened(directory) as fd:
         syscalls.syncfs(fd)
-    finally:
-        os.close(fd)
 
 
 def _sync_directory(directory: Path) -> None:
     """Entries just made in ``directory`` (a rename, a symlink), on disk."""
+    with _opened(directory) as fd:
+        os.fsync(fd)
+
+
+@contextlib.contextmanager
+def _opened(directory: Path) -> Iterator[int]:
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        os.fsync(fd)
+        yield fd
     finally:
         os.close(fd)
