@@ -7,27 +7,54 @@ import json
 import sys
 
 from cli.engine_access import open_engine
-from engine.errors import BerthError, NotFoundError
+from cli.output import check, render_object
+from engine.errors import BerthError, InvalidArgumentError, NotFoundError
+
+_BAD_TEMPLATE = 64  # docker inspect's status for a template it cannot parse
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     inspect = commands.add_parser("inspect", help="low-level JSON of containers or images")
+    inspect.add_argument(
+        "-f", "--format", default="",
+        help="Go template over each object, e.g. '{{.State.ExitCode}}'; 'json' for one line",
+    )  # fmt: skip
     inspect.add_argument("--type", choices=("container", "image"), help="only look for this kind")
     inspect.add_argument("objects", nargs="+", metavar="NAME|ID")
     inspect.set_defaults(handler=_inspect, error_exit=1)
 
 
 async def _inspect(args: argparse.Namespace) -> int:
-    engine = open_engine(args)
-    found, status = [], 0
-    for ref in args.objects:
+    template = args.format
+    if template not in ("", "json"):
         try:
-            found.append(await _one(engine, ref, args.type))
+            check(template)
+        except InvalidArgumentError as error:
+            print(f"berth: {error}", file=sys.stderr)
+            return _BAD_TEMPLATE
+    engine = open_engine(args)
+    shown, status = [], 0
+    for ref in args.objects:
+        # Like Docker, an object that can't be found or rendered is one line on stderr;
+        # the others are still shown.
+        try:
+            details = await _one(engine, ref, args.type)
+            shown.append(details if template in ("", "json") else render_object(template, details))
         except BerthError as error:
             print(f"berth: {error}", file=sys.stderr)
             status = 1
-    print(json.dumps(found, indent=4))
+    print(_joined(shown, template))
     return status
+
+
+def _joined(shown: list, template: str) -> str:
+    """Docker's output: an indented JSON array, a one-line one, or a line per object."""
+    if not template:
+        return json.dumps(shown, indent=4)
+    if template == "json":
+        return json.dumps(shown, separators=(",", ":"), ensure_ascii=False)
+    # With nothing shown, Docker still prints one empty line.
+    return "\n".join(shown)
 
 
 async def _one(engine, ref: str, kind: str | None) -> dict:
