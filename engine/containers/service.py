@@ -685,8 +685,8 @@ class ContainerService:
                 return None
             run_dir = self._paths.container_run_dir(container_id)
             record = status.read(run_dir)
-            if record is not None and status.monitor_alive(run_dir):
-                return self._fold(container, record)  # a new run began meanwhile
+            if status.monitor_alive(run_dir):  # a new run began meanwhile (unrecorded yet?)
+                return self._fold(container, record) if record else container
             if record is None and not container.running:
                 if not self._abandoned(container):
                     return container  # finished by someone else meanwhile
