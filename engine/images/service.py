@@ -48,7 +48,7 @@ from engine.images.reference import parse_reference
 from engine.images.starter import STARTER_CONFIG, STARTER_REFERENCE, starter_layer
 from engine.paths import EnginePaths
 from engine.state import Database
-from engine.storage import scratch
+from engine.storage import scratch, space
 from engine.storage.space import reported_as_no_space
 from engine.timestamps import format_ns, now
 
@@ -340,7 +340,9 @@ class ImageService:
         then only untags, leaving the image for the container. Layers no other image uses
         go with the image: their rows in the transaction, their files after it.
         """
-        return await asyncio.to_thread(self._remove, ref, force)
+        return await asyncio.to_thread(
+            space.freeing, self._paths.root, lambda: self._remove(ref, force)
+        )
 
     def _remove(self, ref: str, force: bool) -> list[str]:
         with self._db.write() as tx:  # resolved under the lock: no one changes it meanwhile

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from engine.errors import NoSpaceError
+
+T = TypeVar("T")
 
 NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
@@ -63,3 +66,13 @@ def release_reserve(root: Path) -> bool:
     except FileNotFoundError:
         return False
     return True
+
+
+def freeing(root: Path, removal: Callable[[], T]) -> T:
+    """``removal()``; met by a full root, once more on the reserve (a removal makes room)."""
+    try:
+        return removal()
+    except NoSpaceError:
+        if not release_reserve(root):
+            raise
+        return removal()

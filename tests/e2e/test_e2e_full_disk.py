@@ -2,7 +2,7 @@
 
 The root is a small tmpfs filled to the last byte while a container logs. Docker's
 json-file driver drops what it cannot write and the container carries on; so must
-berth, and every command that can work read-only must, and rm must free space.
+berth, and every command that can work read-only must, and rm and rmi must free space.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def test_a_full_root_keeps_containers_running_and_berth_answering(
     berth = engines("full")
     berth.ok("run", "-d", "--name", "chatty", "--network", "none", "busybox", "sh", "-c", _LOGGER)
     assert poll(lambda: _last_line(berth, "chatty").startswith("line"), 10)
+    berth.ok("commit", "chatty", "snap:1")
     ballast = fill(small_root)
 
     # Full: the container runs on, and what only reads still works.
@@ -58,6 +59,9 @@ def test_a_full_root_keeps_containers_running_and_berth_answering(
     removed = berth("rm", "-f", "chatty")
     assert removed.returncode == 0, describe(removed)
     assert "chatty" not in berth.ps()
+    fill(small_root)
+    removed = berth("rmi", "snap:1")  # and so does rmi
+    assert removed.returncode == 0, describe(removed)
     for ballast_file in small_root.glob("ballast-*"):
         ballast_file.unlink()
     assert berth.ok("run", "--rm", "--network", "none", "busybox", "echo", "ok").stdout == "ok\n"
