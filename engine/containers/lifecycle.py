@@ -35,10 +35,14 @@ def exit_command(paths: EnginePaths, container_id: str) -> list[str]:
 
 
 def spawn_monitor(
-    paths: EnginePaths, container: Container, *, wait_for_attach: bool,
+    paths: EnginePaths, container: Container, stop: tuple[int, float], *, wait_for_attach: bool,
     terminal_size: tuple[int, int] | None = None,
 ) -> MonitorHandle:  # fmt: skip
-    """Start the container's monitor, detached from us; it starts the container."""
+    """Start the container's monitor, detached from us; it starts the container.
+
+    ``stop``: the signal and timeout ``berth stop`` would use, for a monitor that is
+    itself told to stop (SIGTERM, the host shutting down).
+    """
     bundle = paths.container_dir(container.id)
     socket = attach_socket(paths, container.id)
     options = container.options
@@ -50,7 +54,8 @@ def spawn_monitor(
             run_dir=str(paths.container_run_dir(container.id)),
             exit_command=exit_command(paths, container.id), tty=options.tty,
             open_stdin=options.interactive,
-            restart=options.restart, auto_remove=options.auto_remove,
+            restart=options.restart, stop_signal=stop[0], stop_timeout=stop[1],
+            auto_remove=options.auto_remove,
             log_max_size=options.log_max_size, log_max_files=options.log_max_files,
             wait_for_attach=wait_for_attach, terminal_size=terminal_size, ready_fd=ready_write,
         ).to_json()  # fmt: skip

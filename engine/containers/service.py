@@ -320,7 +320,8 @@ class ContainerService:
             self._prepare_bundle(bundle, container, image, network)
             self._store.update(container.id, stop_requested=0)
             return spawn_monitor(
-                self._paths, container, wait_for_attach=wait_for_attach,
+                self._paths, container, _stop_policy(container, image),
+                wait_for_attach=wait_for_attach,
                 terminal_size=terminal_size,
             )  # fmt: skip
         except BaseException:
@@ -352,18 +353,15 @@ class ContainerService:
         if not container.running:
             return container
         image = await asyncio.to_thread(self._images.get_by_id, container.image_id)
-        stop_signal = parse_signal(
-            container.options.stop_signal or image.config.get("config", {}).get("StopSignal")
-            or "SIGTERM"
-        )  # fmt: skip
+        stop_signal, default_timeout = _stop_policy(container, image)
         if timeout is None:
-            timeout = container.options.stop_timeout
+            timeout = default_timeout
         await asyncio.to_thread(self._request_stop, container.id)
         await asyncio.to_thread(self._signal, container.id, stop_signal)
         if container.state == "paused":  # let the signal be delivered
             await asyncio.to_thread(self._cgroup(container.id).thaw)
             await asyncio.to_thread(self._store.update, container.id, state="running")
-        if not await self._wait_until_stopped(container.id, 10 if timeout is None else timeout):
+        if not await self._wait_until_stopped(container.id, timeout):
             await asyncio.to_thread(self._kill_now, container.id)
             await self._wait_until_stopped(container.id, _KILL_GRACE)
         return await self.get(container.id)
@@ -753,6 +751,13 @@ def _mount_points(bundle: Path) -> list[str]:
     except FileNotFoundError:  # never started: nothing was mounted on it
         return []
     return [os.path.normpath(mount["destination"]).lstrip("/") for mount in config["mounts"]]
+
+
+def _stop_policy(container: Container, image: Image) -> tuple[int, float]:
+    """The signal that stops the container and the seconds before SIGKILL, as Docker's."""
+    stop_signal = container.options.stop_signal or image.config.get("config", {}).get("StopSignal")
+    timeout = container.options.stop_timeout
+    return parse_signal(stop_signal or "SIGTERM"), 10.0 if timeout is None else timeout
 
 
 def _fields(record: RunStatus) -> dict[str, object]:

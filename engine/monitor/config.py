@@ -19,6 +19,8 @@ class MonitorConfig:
     tty: bool = False
     open_stdin: bool = False  # -i: keep the container's stdin open for attach clients
     restart: str = "no"
+    stop_signal: int = 15  # what a SIGTERM of ours sends the container, as stop does
+    stop_timeout: float = 10.0  # then SIGKILL
     auto_remove: bool = False
     log_max_size: int = 0
     log_max_files: int = 1

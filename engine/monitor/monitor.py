@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -44,6 +45,7 @@ class Monitor:
     def run(self) -> int:
         pid = os.getpid()  # after the fork that detached us
         self._status = status.RunStatus("created", pid, start_time(pid))
+        signal.signal(signal.SIGTERM, self._terminated)
         if self.config.wait_for_attach and not self._session.wait_for_client(
             _ATTACH_TIMEOUT, abandoned=self._client_gone
         ):
@@ -133,6 +135,12 @@ class Monitor:
         self._say_ready({"ok": False, "error": str(error), "code": code})
         self._session.announce_exit(code)
         self._end()
+
+    def _terminated(self, _signum: int, _frame: object) -> None:
+        """SIGTERM (the host shutting down): stop the container as ``stop`` would, and
+        record its end, rather than die and take it down unrecorded."""
+        status.request_stop(self._run_dir)
+        self._session.stop(self.config.stop_signal, self.config.stop_timeout)
 
     def _stop_requested(self) -> bool:
         return status.stop_requested(self._run_dir)

@@ -45,6 +45,7 @@ class ProcessSession:
         self._pid: int | None = None
         self._status: int | None = None
         self._pending_stdin = bytearray()
+        self._kill_at: float | None = None  # a stop's deadline, then SIGKILL
         self._watch_children()
 
     def _watch_children(self) -> None:
@@ -68,7 +69,7 @@ class ProcessSession:
         self, spawn: Spawn, *, tty: bool, open_stdin: bool, size: tuple[int, int] | None = None
     ) -> int:
         """Create the process with its stdio (or terminal, of ``size``) wired to us; its pid."""
-        self._status = None
+        self._status, self._kill_at = None, None
         if tty:
             # A short private directory: AF_UNIX paths are limited to 107 bytes.
             directory = Path(tempfile.mkdtemp(prefix="berth-console-"))
@@ -99,7 +100,7 @@ class ProcessSession:
                 exited_at = exited_at or time.monotonic()
                 if time.monotonic() - exited_at > _DRAIN_SECONDS:
                     break
-            self._dispatch(timeout=0.2 if self._status is not None else None)
+            self._dispatch(timeout=0.2 if self._status is not None else self._until_kill())
         for fd in list(self._io.outputs):
             self._selector.unregister(fd)
         self._io.close()
@@ -111,6 +112,27 @@ class ProcessSession:
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0 and not until():
             self._dispatch(min(left, _ABANDON_POLL))
+
+    def stop(self, signum: int, timeout: float) -> None:
+        """``signum`` now, SIGKILL if the process still runs ``timeout`` s later."""
+        self.signal(signum)
+        self._kill_at = time.monotonic() + timeout
+
+    def _until_kill(self) -> float | None:
+        """Seconds the next wait may last: until a stop's deadline, when there is one."""
+        if self._kill_at is None:
+            return None
+        left = self._kill_at - time.monotonic()
+        if left <= 0:
+            self.signal(signal.SIGKILL)
+            self._kill_at = None
+            return None
+        return left
+
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to the process, if it still runs."""
+        if self._pid is not None and self._status is None:
+            os.kill(self._pid, signum)
 
     def announce_exit(self, code: int) -> None:
         self._server.broadcast(encode_exit(code))
@@ -160,8 +182,8 @@ class ProcessSession:
             io.resize(*WINSIZE.unpack(payload))
         elif kind == Frame.CLOSE_STDIN:
             io.close_stdin()
-        elif kind == Frame.SIGNAL and self._pid is not None and self._status is None:
-            os.kill(self._pid, int(payload))
+        elif kind == Frame.SIGNAL:
+            self.signal(int(payload))
 
     def _write_stdin(self, data: bytes) -> None:
         self._pending_stdin += data

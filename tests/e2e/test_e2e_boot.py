@@ -7,10 +7,12 @@ tmpfs) is empty; the engine root and its database stay as they were.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 
 from tests.e2e import leaks
-from tests.e2e.cli import Berth, describe, poll
+from tests.e2e.cli import Berth, describe, parent_of, poll
 
 # What a reboot takes with it; the engine root's files and rows survive it.
 _VOLATILE = {"process", "mount", "cgroup", "netns", "link", "bridge", "nft"}
@@ -52,3 +54,17 @@ def test_boot_with_nothing_to_start_says_nothing(berth: Berth) -> None:
     result = berth.ok("system", "boot")
     # A created container never ran: boot starts what was running or would be restarted.
     assert result.stdout.split() in ([], ["idle"]), describe(result)
+
+
+def test_a_monitor_told_to_stop_stops_its_container_as_stop_does(berth: Berth) -> None:
+    """At shutdown the host SIGTERMs every process: the exit is recorded, not lost."""
+    berth.ok("run", "-d", "--name", "polite", "--restart", "always", "busybox", "sh", "-c",
+             'trap "exit 7" TERM; while :; do sleep 0.1; done')  # fmt: skip
+    berth.ok("run", "-d", "--name", "deaf", "--restart", "always", "--stop-timeout", "1",
+             "busybox", "sleep", "1000")  # fmt: skip
+    for name in ("polite", "deaf"):
+        os.kill(parent_of(berth.state(name)["Pid"]), signal.SIGTERM)
+    assert poll(lambda: all(state == "exited" for state, _ in berth.ps().values()), 10)
+    polite, deaf = berth.state("polite"), berth.state("deaf")
+    assert (polite["ExitCode"], polite["Error"]) == (7, ""), polite
+    assert (deaf["ExitCode"], deaf["Error"]) == (137, ""), deaf  # SIGKILL after its timeout
