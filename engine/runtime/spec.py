@@ -7,6 +7,7 @@ a message naming it, rather than silently ignored.
 from __future__ import annotations
 
 import json
+import os
 import resource
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,6 +176,7 @@ class _Parser:
             ),
         )
         _check_namespaces(spec)
+        _check_sysctls(spec)
         return spec
 
 
@@ -280,6 +282,51 @@ def _check_namespaces(spec: Spec) -> None:
         raise InvalidArgumentError("config.json: the container needs a new mount namespace")
     if (spec.hostname or spec.domainname) and spec.namespace("uts") is None:
         raise InvalidArgumentError("config.json: a hostname needs a uts namespace")
+
+
+# Sysctls a namespace of the container's own scopes (runc's list); any other one would
+# change the host's kernel, whatever the container's namespaces.
+_IPC_SYSCTLS = frozenset({
+    "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+    "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
+})  # fmt: skip
+_UTS_SYSCTLS = frozenset({"kernel.hostname", "kernel.domainname"})
+
+
+def _check_sysctls(spec: Spec) -> None:
+    for key in spec.sysctl:
+        kind = _sysctl_namespace(key)
+        if kind is None:
+            raise InvalidArgumentError(
+                f"config.json: sysctl {key!r} is not in a separate kernel namespace: it would "
+                "change the host's"
+            )
+        namespace = spec.namespace(kind)
+        if namespace is None or (namespace.path and _is_hosts(kind, namespace.path)):
+            raise InvalidArgumentError(
+                f"config.json: sysctl {key!r} needs a {kind} namespace of the container's own"
+            )
+
+
+def _sysctl_namespace(key: str) -> str | None:
+    """The namespace that scopes sysctl ``key``, None if none does (or it is no name)."""
+    if "/" in key or not key.strip("."):  # /proc/sys/<key with dots as slashes>, no more
+        return None
+    if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
+        return "ipc"
+    if key.startswith("net."):
+        return "network"
+    return "uts" if key in _UTS_SYSCTLS else None
+
+
+def _is_hosts(kind: str, path: str) -> bool:
+    """Whether the namespace file ``path`` is the one the runtime itself runs in."""
+    own = {"ipc": "ipc", "network": "net", "uts": "uts"}[kind]
+    try:
+        joined, ours = os.stat(path), os.stat(f"/proc/self/ns/{own}")
+    except OSError:
+        return False  # a path that is no namespace fails when it is joined, saying so
+    return (joined.st_dev, joined.st_ino) == (ours.st_dev, ours.st_ino)
 
 
 def _propagation(linux: dict[str, Any]) -> str | None:

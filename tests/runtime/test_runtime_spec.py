@@ -131,3 +131,41 @@ def test_rootpath_detects_loops(tmp_path: Path) -> None:
     with pytest.raises(OSError) as caught:
         rootpath.resolve(tmp_path, "/a/x")
     assert caught.value.errno == errno.ELOOP
+
+
+def _sysctl(key: str, namespaces: list[dict[str, str]] | None = None) -> Edit:
+    def edit(config: dict[str, Any]) -> None:
+        config["linux"]["sysctl"] = {key: "1"}
+        if namespaces is not None:
+            config["linux"]["namespaces"] = namespaces
+
+    return edit
+
+
+_OWN = [{"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (_sysctl("kernel.core_pattern"), "is not in a separate kernel namespace"),
+        (_sysctl("vm.swappiness"), "is not in a separate kernel namespace"),
+        (_sysctl("net.x/../../kernel/core_pattern"), "is not in a separate kernel namespace"),
+        (_sysctl("net.ipv4.ip_forward", _OWN), "needs a network namespace"),
+        (_sysctl("net.ipv4.ip_forward", [*_OWN, {"type": "network", "path": "/proc/self/ns/net"}]),
+         "needs a network namespace"),
+        (_sysctl("kernel.shmmax", [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}]),
+         "needs a ipc namespace"),
+    ],
+)  # fmt: skip
+def test_a_sysctl_that_would_change_the_hosts_kernel_is_refused(
+    containers: Containers, edit: Edit, message: str
+) -> None:
+    with pytest.raises(InvalidArgumentError, match=message):
+        _load(containers, edit)
+
+
+def test_sysctls_of_the_containers_own_namespaces_load(containers: Containers) -> None:
+    own = [*_OWN, {"type": "network"}]
+    for key in ("net.ipv4.ip_forward", "kernel.shmmax", "fs.mqueue.msg_max", "kernel.hostname"):
+        assert key in _load(containers, _sysctl(key, own)).sysctl
