@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import secrets
 import shutil
@@ -361,7 +362,8 @@ class ContainerService:
         if container.state == "paused":  # let the signal be delivered
             await asyncio.to_thread(self._cgroup(container.id).thaw)
             await asyncio.to_thread(self._store.update, container.id, state="running")
-        if not await self._wait_until_stopped(container.id, timeout):
+        # Docker: a negative timeout waits for as long as the container takes.
+        if not await self._wait_until_stopped(container.id, math.inf if timeout < 0 else timeout):
             await asyncio.to_thread(self._kill_now, container.id)
             await self._wait_until_stopped(container.id, _KILL_GRACE)
         return await self.get(container.id)

@@ -35,8 +35,10 @@ def resolve_user(rootfs: Path, spec: str | None) -> ProcessUser:
     Numeric ids need no passwd entry; names must exist in the container's files.
     """
     user_part, _, group_part = (spec or "0").partition(":")
-    passwd = [row for row in _read_db(rootfs, "passwd") if len(row) >= 7]
-    groups = [row for row in _read_db(rootfs, "group") if len(row) >= 3]
+    # A line that is no well-formed entry (a non-numeric id) matches nothing.
+    passwd = [row for row in _read_db(rootfs, "passwd")
+              if len(row) >= 7 and _is_number(row[2]) and _is_number(row[3])]  # fmt: skip
+    groups = [row for row in _read_db(rootfs, "group") if len(row) >= 4 and _is_number(row[2])]
 
     entry = next((row for row in passwd if row[0] == user_part or row[2] == user_part), None)
     if entry is None and not _is_number(user_part):
@@ -52,7 +54,7 @@ def resolve_user(rootfs: Path, spec: str | None) -> ProcessUser:
     members = (
         int(row[2])
         for row in groups
-        if username and username in row[3].split(",") and row[2].isdigit() and int(row[2]) != gid
+        if username and username in row[3].split(",") and int(row[2]) != gid
     )
     # The primary group comes first among the supplementary ones, as containerd has done
     # since CVE-2023-25173: otherwise a process keeps no group it could drop.

@@ -114,9 +114,10 @@ class ProcessSession:
             self._dispatch(min(left, _ABANDON_POLL))
 
     def stop(self, signum: int, timeout: float) -> None:
-        """``signum`` now, SIGKILL if the process still runs ``timeout`` s later."""
+        """``signum`` now, SIGKILL if the process still runs ``timeout`` s later (a
+        negative ``timeout``: never)."""
         self.signal(signum)
-        self._kill_at = time.monotonic() + timeout
+        self._kill_at = time.monotonic() + timeout if timeout >= 0 else None
 
     def _until_kill(self) -> float | None:
         """Seconds the next wait may last: until a stop's deadline, when there is one."""

@@ -90,3 +90,14 @@ def test_unknown_names_are_errors(rootfs):
         resolve_user(rootfs, "ghost")
     with pytest.raises(InvalidArgumentError, match="unable to find group ghosts"):
         resolve_user(rootfs, "app:ghosts")
+
+
+def test_malformed_entries_match_nothing_rather_than_crash(rootfs):
+    with (rootfs / "etc" / "passwd").open("a") as passwd:
+        passwd.write("bad:x:abc:0::/:/bin/sh\nshort:x:7\n")
+    with (rootfs / "etc" / "group").open("a") as group:
+        group.write("odd:x:zz:app\nthree:x:3\n")
+    for spec in ("bad", "short", "app:odd", "app:three"):
+        with pytest.raises(InvalidArgumentError, match="unable to find"):
+            resolve_user(rootfs, spec)
+    assert resolve_user(rootfs, "app").additional_gids == (1000, 10, 29)

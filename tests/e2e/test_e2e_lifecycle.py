@@ -147,3 +147,10 @@ def test_logs_follow_ends_when_the_container_exits(berth: Berth) -> None:
     result, seconds = timed(lambda: berth("logs", "-f", "lf", timeout=30))
     assert (result.returncode, result.stdout) == (0, "a\nb\n"), describe(result)
     assert seconds < 6, f"logs -f took {seconds:.2f} s for a 1 s container"
+
+
+def test_stop_with_a_negative_timeout_waits_for_the_container(berth: Berth) -> None:
+    slow = 'trap "sleep 2; exit 5" TERM; while true; do sleep 0.1; done'
+    berth.ok("run", "-d", "--name", "slow", "busybox", "sh", "-c", slow)
+    berth.ok("stop", "-t", "-1", "slow")  # Docker: -1 waits as long as it takes, no SIGKILL
+    assert berth.state("slow")["ExitCode"] == 5
