@@ -61,7 +61,21 @@ def make_dir(state_root: Path, container_id: str) -> Path:
 
 
 def remove_dir(state_root: Path, container_id: str) -> None:
-    shutil.rmtree(container_dir(state_root, container_id), ignore_errors=True)
+    """Remove the state directory, state.json last: a delete killed half-way leaves a
+    container that ``load`` still finds, so the next delete finishes the job."""
+    directory = container_dir(state_root, container_id)
+    try:
+        entries = list(directory.iterdir())
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        if entry.name == STATE_FILE:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def save(state_root: Path, state: ContainerState) -> None:

@@ -29,3 +29,29 @@ def test_a_process_reaped_while_its_stat_is_read_is_not(monkeypatch: pytest.Monk
 
     monkeypatch.setattr(states, "_stat_fields", reaped)
     assert not states.is_alive(os.getpid(), 1)
+
+
+def test_a_delete_killed_half_way_leaves_a_container_the_next_delete_finds(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """state.json goes last: killed before it, the directory is still a container."""
+    directory = tmp_path / ("a" * 64)
+    directory.mkdir()
+    for name in (states.EXEC_FIFO, "zz-other", states.STATE_FILE):
+        (directory / name).write_text("{}")
+    unlinked = []
+
+    def killed_after_one(self, missing_ok: bool = False) -> None:
+        if unlinked:
+            raise KeyboardInterrupt  # SIGKILL, as near as a test gets to it
+        unlinked.append(self.name)
+        os.unlink(self)
+
+    monkeypatch.setattr(type(directory), "unlink", killed_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        states.remove_dir(tmp_path, "a" * 64)
+    assert unlinked != [states.STATE_FILE]
+    assert (directory / states.STATE_FILE).exists()
+    monkeypatch.undo()
+    states.remove_dir(tmp_path, "a" * 64)
+    assert not directory.exists()
