@@ -55,9 +55,13 @@ class EnginePaths:
     def container_dir(self, container_id: str) -> Path:
         return self.containers / container_id
 
+    @property
+    def container_runs(self) -> Path:
+        return self.runroot / "containers"
+
     def container_run_dir(self, container_id: str) -> Path:
         """``<runroot>/containers/<id>``: a run's attach socket and its monitor's records."""
-        return self.runroot / "containers" / container_id
+        return self.container_runs / container_id
 
     def layer_dir(self, layer_id: str) -> Path:
         """Directory of a layer, given its ``sha256:<hex>`` id."""

@@ -15,8 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def lock_dir(runroot: Path) -> Path:
+    return runroot / "locks"
+
+
 def lock_path(runroot: Path, container_id: str) -> Path:
-    return runroot / "locks" / container_id
+    return lock_dir(runroot) / container_id
 
 
 @contextlib.contextmanager

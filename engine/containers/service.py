@@ -30,7 +30,7 @@ from engine.containers.lifecycle import (
     spawn_exec_monitor,
     spawn_monitor,
 )
-from engine.containers.locks import container_lock, forget, lock_path
+from engine.containers.locks import container_lock, forget, lock_dir, lock_path
 from engine.containers.logs import LogEntry, follow_logs, read_logs
 from engine.containers.model import Container, CreateOptions, stored_options
 from engine.containers.names import generate_name, validate_name
@@ -84,7 +84,8 @@ class ContainerService:
         """Remove the directories and lock of containers whose row is gone: an ``rm``
         killed between deleting the row and the files. Best effort, as the engine opens."""
         try:
-            bases = {path.parent for path in self._leftover_paths("x")}
+            bases = (self._paths.containers, self._paths.container_runs,
+                     lock_dir(self._paths.runroot))  # fmt: skip
             on_disk = {entry.name for base in bases if base.is_dir() for entry in base.iterdir()}
             if not on_disk:
                 return
