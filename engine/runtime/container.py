@@ -13,6 +13,7 @@ import os
 import select
 import signal
 import socket
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,7 +65,8 @@ def create(
         _make_exec_fifo(directory / EXEC_FIFO)
         cgroup.create()
         resources.apply(cgroup, spec.resources)  # before the init joins it
-        devicecgroup.apply(cgroup, spec.device_rules)
+        for note in devicecgroup.apply(cgroup, spec.device_rules):
+            print(f"berth-runtime: warning: {note}", file=sys.stderr)
         with (
             terminal.connected(console_socket) as console,
             spawn.parent_pidfd(kill_with_parent) as parent,

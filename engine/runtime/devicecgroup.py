@@ -9,7 +9,6 @@ limit the host cannot set).
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,21 +60,22 @@ def _rule(entry: Any) -> DeviceRule:
     return rule
 
 
-def apply(cgroup: cgroups.Cgroup, rules: tuple[DeviceRule, ...]) -> None:
+def apply(cgroup: cgroups.Cgroup, rules: tuple[DeviceRule, ...]) -> list[str]:
     """Write the rules into the cgroup's devices controller, before the init joins it.
+
+    Returns what could not be applied, one line each, for the user.
 
     The default devices the runtime itself creates (and /dev/pts) stay usable whatever
     the config denies, as runc appends them: a bundle from `runc spec` denies all.
     """
     if not rules:
-        return
+        return []
     rules = (*rules, *DEFAULT_ALLOWED)
     hierarchy = next((h for h in cgroup.hierarchies if "devices" in h.controllers), None)
     if hierarchy is None:
-        print("berth-runtime: warning: device rules are not enforced: no cgroup v1 devices "
-              "controller (cgroup v2 device filtering needs eBPF, not supported yet)",
-              file=sys.stderr)  # fmt: skip
-        return
+        return ["device rules are not enforced: no cgroup v1 devices controller "
+                "(cgroup v2 device filtering needs eBPF, not supported yet)"]
     directory = cgroup.directory(hierarchy)
     for rule in rules:
         write_value(directory / ("devices.allow" if rule.allow else "devices.deny"), rule.line())
+    return []
