@@ -2,9 +2,7 @@
 
 On cgroup v1 the devices controller takes them as they are: in order, "a" to
 devices.deny first clears everything the parent allowed. cgroup v2 has no devices
-file: it wants an eBPF program attached to the cgroup, which berth does not load yet,
-so there the rules are left unenforced with a warning on stderr (as runc warns about a
-limit the host cannot set).
+file: it asks an eBPF program attached to the cgroup (engine/runtime/devicefilter.py).
 """
 
 from __future__ import annotations
@@ -15,6 +13,7 @@ from typing import Any
 from engine import cgroups
 from engine.cgroups.base import write_value
 from engine.errors import InvalidArgumentError
+from engine.runtime import devicefilter
 
 _TYPES = ("a", "c", "b")
 
@@ -61,21 +60,27 @@ def _rule(entry: Any) -> DeviceRule:
 
 
 def apply(cgroup: cgroups.Cgroup, rules: tuple[DeviceRule, ...]) -> list[str]:
-    """Write the rules into the cgroup's devices controller, before the init joins it.
+    """Enforce the rules on the cgroup, before the init joins it.
 
-    Returns what could not be applied, one line each, for the user.
-
-    The default devices the runtime itself creates (and /dev/pts) stay usable whatever
-    the config denies, as runc appends them: a bundle from `runc spec` denies all.
+    The v1 devices controller takes them as they are; without one (cgroup v2), an eBPF
+    filter is attached to the cgroup2 directory instead, and a kernel that refuses it
+    fails the container (OSError): it never runs without its device rules. The default
+    devices the runtime itself creates (and /dev/pts) stay usable whatever the config
+    denies, as runc appends them: a bundle from `runc spec` denies all. Returns what
+    could not be applied, one line each, for the user.
     """
     if not rules:
         return []
     rules = (*rules, *DEFAULT_ALLOWED)
-    hierarchy = next((h for h in cgroup.hierarchies if "devices" in h.controllers), None)
-    if hierarchy is None:
-        return ["device rules are not enforced: no cgroup v1 devices controller "
-                "(cgroup v2 device filtering needs eBPF, not supported yet)"]
-    directory = cgroup.directory(hierarchy)
-    for rule in rules:
-        write_value(directory / ("devices.allow" if rule.allow else "devices.deny"), rule.line())
+    v1 = next((h for h in cgroup.hierarchies if "devices" in h.controllers), None)
+    if v1 is not None:
+        directory = cgroup.directory(v1)
+        for rule in rules:
+            write_value(directory / ("devices.allow" if rule.allow else "devices.deny"),
+                        rule.line())  # fmt: skip
+        return []
+    v2 = next((h for h in cgroup.hierarchies if h.fstype == "cgroup2"), None)
+    if v2 is None:
+        return ["device rules are not enforced: the host has no cgroup devices controller"]
+    devicefilter.install(cgroup.directory(v2), rules)
     return []
