@@ -141,22 +141,30 @@ def install(directory: Path, rules: Iterable[DeviceRule]) -> None:
     attached: the caller must not start the container then.
     """
     code = assemble(effective(rules))
-    cgroup_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        before = bpf.attached(cgroup_fd, bpf.ATTACH_CGROUP_DEVICE)
-        program = bpf.load_program(bpf.PROG_TYPE_CGROUP_DEVICE, code, PROGRAM_NAME)
+        cgroup_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            bpf.attach(cgroup_fd, program, bpf.ATTACH_CGROUP_DEVICE, bpf.F_ALLOW_MULTI)
+            _replace(cgroup_fd, code)
         finally:
-            os.close(program)
-        for program_id in before:
-            old = bpf.program_fd(program_id)
-            try:
-                bpf.detach(cgroup_fd, old, bpf.ATTACH_CGROUP_DEVICE)
-            finally:
-                os.close(old)
+            os.close(cgroup_fd)
+    except OSError as error:
+        raise OSError(error.errno, f"cannot enforce the device rules (cgroup v2 needs an eBPF "
+                                   f"device filter): {error.strerror}") from None  # fmt: skip
+
+
+def _replace(cgroup_fd: int, code: bytes) -> None:
+    before = bpf.attached(cgroup_fd, bpf.ATTACH_CGROUP_DEVICE)
+    program = bpf.load_program(bpf.PROG_TYPE_CGROUP_DEVICE, code, PROGRAM_NAME)
+    try:
+        bpf.attach(cgroup_fd, program, bpf.ATTACH_CGROUP_DEVICE, bpf.F_ALLOW_MULTI)
     finally:
-        os.close(cgroup_fd)
+        os.close(program)
+    for program_id in before:
+        old = bpf.program_fd(program_id)
+        try:
+            bpf.detach(cgroup_fd, old, bpf.ATTACH_CGROUP_DEVICE)
+        finally:
+            os.close(old)
 
 
 def attached(directory: Path) -> list[int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,10 +21,16 @@ import pytest
 
 from engine import cgroups
 from engine.runtime import devicefilter
+from tests.conftest import BERTH, cgroup_dirs
 from tests.images.tarballs import make_tar, member
 
 pytestmark = pytest.mark.cgroup2
 EPERM = "Operation not permitted"
+needs_v2 = pytest.mark.skipif(
+    cgroups.detect() is not cgroups.Layout.UNIFIED,
+    reason=f"the eBPF device filter is for pure cgroup v2; this host is "
+    f"{cgroups.detect().value} (run it under ../shared/tools/cgroup2-vm)",
+)
 #: the cgroup2 VM cannot load the bridge network's nftables rules
 NO_NETWORK = ("--network", "none")
 
@@ -114,11 +121,7 @@ def test_devices_outside_the_defaults_cannot_be_opened(berth):
     assert result.stdout.split() == ["made", "refused", "1"], result.stderr
 
 
-@pytest.mark.skipif(
-    cgroups.detect() is not cgroups.Layout.UNIFIED,
-    reason=f"the eBPF device filter is for pure cgroup v2; this host is "
-    f"{cgroups.detect().value} (run it under ../shared/tools/cgroup2-vm)",
-)
+@needs_v2
 @pytest.mark.parametrize("flags", [[], ["--privileged"]], ids=["default", "privileged"])
 def test_the_cgroup_has_one_device_program(berth, flags):
     started = berth("run", "-d", *NO_NETWORK, *flags, "busybox", "sleep", "60")
@@ -131,3 +134,29 @@ def test_the_cgroup_has_one_device_program(berth, flags):
         assert len(devicefilter.attached(directory)) == 1
     finally:
         berth("rm", "-f", container_id)
+
+
+# A seccomp filter in the parent is inherited by berth and its monitor: bpf() then
+# fails as it does on a kernel without BPF, or one that forbids it.
+_WITHOUT_BPF = """
+import errno, os, sys
+import pyseccomp
+refusal = pyseccomp.SyscallFilter(pyseccomp.ALLOW)
+refusal.add_rule(pyseccomp.ERRNO(errno.ENOSYS), "bpf")
+refusal.load()
+os.execv(sys.argv[1], sys.argv[1:])
+"""
+
+
+@needs_v2
+def test_without_bpf_the_container_does_not_start(engine, berth):
+    command = [sys.executable, "-c", _WITHOUT_BPF, BERTH, "--root", str(engine.paths.root),
+               "--runroot", str(engine.paths.runroot), "run", *NO_NETWORK, "--name", "nobpf",
+               "busybox", "true"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 125, result.stderr  # the container never ran
+    assert "cgroup v2 needs an eBPF device filter" in result.stderr
+    assert "Function not implemented" in result.stderr
+    inspected = json.loads(berth("inspect", "nobpf").stdout)[0]
+    assert inspected["State"]["Status"] == "created"  # as Docker leaves a failed start
+    assert cgroup_dirs(inspected["Id"]) == []
