@@ -68,9 +68,10 @@ def apply(paths: EnginePaths, networks: list[Network], published: list[Published
 
 
 def render(name: str, root: str, networks: list[Network], published: list[Published]) -> str:
-    forward, postrouting = [], []
+    forward, loopback, postrouting = [], [], []
     for network in networks:
         forward += _isolation(network)
+        loopback += _loopback(network)
         # Published ports reached at 127.0.0.1 leave through the bridge with a loopback
         # source the container could not answer: give them the gateway's.
         postrouting.append(f'ip saddr 127.0.0.0/8 oifname "{network.bridge}" masquerade')
@@ -83,6 +84,11 @@ def render(name: str, root: str, networks: list[Network], published: list[Publis
         f"table ip {name} {{",
         f'\tcomment "berth engine at {root}"',  # which root a leftover table belongs to
         _chain("forward", "type filter hook forward priority filter; policy accept;", forward),
+        # After conntrack (-200), so every packet is classified (new, invalid, untracked:
+        # dropped), and after prerouting's NAT (dstnat, -100), so a published port's reply
+        # arrives with its destination de-masqueraded back to 127.0.0.1 and is let by.
+        _chain("loopback", "type filter hook prerouting priority filter; policy accept;",
+               loopback),
         _chain("prerouting", "type nat hook prerouting priority dstnat; policy accept;", dnat),
         _chain("output", "type nat hook output priority -100; policy accept;", dnat),
         _chain("postrouting", "type nat hook postrouting priority srcnat; policy accept;",
@@ -104,6 +110,26 @@ def _isolation(network: Network) -> list[str]:
         f"oifname {bridge} ct state established,related accept",
         f"oifname {bridge} ct status dnat accept",
         f"oifname {bridge} drop",
+    ]
+
+
+def _loopback(network: Network) -> list[str]:
+    """The host's loopback stays the host's, though the bridge has route_localnet.
+
+    route_localnet (for published ports reached at 127.0.0.1) also stops the kernel
+    dropping 127.0.0.0/8 on the bridge as martian: a container with CAP_NET_RAW could
+    address a frame to its gateway's MAC with destination 127.0.0.1 and reach services
+    the host binds to loopback only (Kubernetes' CVE-2020-8558). Drop what the kernel
+    would have, unless it is the reply of a published port's connection (the container
+    answers the gateway, and prerouting's de-masquerade makes that 127.0.0.1 before this
+    chain runs) or itself DNATed: new, invalid and untracked packets are dropped. (A
+    forged 127.0.0.0/8 source the kernel still drops: it is a local address.)
+    """
+    bridge = f'iifname "{network.bridge}"'
+    return [
+        f"{bridge} ip daddr 127.0.0.0/8 ct state established,related accept",
+        f"{bridge} ip daddr 127.0.0.0/8 ct status dnat accept",
+        f"{bridge} ip daddr 127.0.0.0/8 drop",
     ]
 
 
