@@ -7,7 +7,7 @@ import os
 import pytest
 
 from engine.cgroups.limits import blkio_to_io_weight, shares_to_weight
-from tests.limits.kernel import inspect, read
+from tests.limits.kernel import NO_NETWORK, inspect, limits, on_both
 
 MIB = 1024 * 1024
 
@@ -68,9 +68,12 @@ def test_update_needs_a_flag_and_an_existing_container(berth):
     )  # fmt: skip
 
 
+@on_both
 def test_update_of_a_stopped_container_applies_at_its_next_start(berth):
-    berth("create", "--name", "later", "busybox", "sleep", "300")
-    assert berth("update", "--pids-limit", "30", "later").returncode == 0
+    berth("create", *NO_NETWORK, "--name", "later", "-m", "64m", "busybox", "sleep", "300")
+    assert berth("update", "--pids-limit", "30", "-m", "96m", "--memory-swap", "128m",
+                 "later").returncode == 0  # fmt: skip
     assert berth("start", "later").returncode == 0
     container_id = inspect(berth, "later")["Id"]
-    assert read(container_id, "pids/pids.max", "pids.max") == "30"
+    expected = {"--pids-limit": "30", "--memory": str(96 * MIB), "--memory-swap": str(128 * MIB)}
+    assert limits(container_id, expected) == expected

@@ -2,24 +2,32 @@
 
 The tests marked cgroup2 run here (v1 files on this hybrid host) and again on a pure
 cgroup v2 kernel: ``../shared/tools/cgroup2-vm -- .venv/bin/pytest -m cgroup2 tests/limits``.
+Each reads the kernel's own file for its layout (tests/limits/kernel.py knows both).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 
-from engine.cgroups import Layout
 from tests.limits.kernel import (
-    LAYOUT,
     NO_NETWORK,
+    block_weight,
+    by_layout,
     cpu_seconds,
+    cpus,
     inspect,
+    limit,
+    limits,
     memory_limit,
-    needs_v1,
     on_both,
-    read,
+    oom_kills,
+    require_cpuset,
     run_detached,
+    update,
+    wait_for,
+    weight_file,
 )
 
 MIB = 1024 * 1024
@@ -37,29 +45,49 @@ def test_memory_limit_gets_the_oom_killer_and_inspect_says_so(berth):
     assert (state["ExitCode"], state["OOMKilled"]) == (137, True)
 
 
+@on_both
+def test_an_oom_kill_inside_is_the_kernels_count_and_inspect_says_so(berth):
+    # The hog is a child: the container lives on, so its cgroup's counter can be read.
+    container_id = run_detached(berth, "--name", "hog", "--memory", "64m", "busybox", "sh",
+                                "-c", f"sh -c '{ALLOCATE_200MB}'; sleep 300")  # fmt: skip
+    assert oom_kills(container_id) == 0
+    wait_for(lambda: oom_kills(container_id) >= 1, timeout=90)
+    assert inspect(berth, "hog")["State"]["Running"] is True
+    assert berth("kill", "hog").returncode == 0
+    assert berth("wait", "hog").stdout == "137\n"
+    # The monitor read the counter before the runtime removed the cgroup with it.
+    assert inspect(berth, "hog")["State"]["OOMKilled"] is True
+
+
+@on_both
 def test_a_container_killed_otherwise_is_not_oom_killed(berth):
-    run_detached(berth, "--name", "modest", "--memory", "64m", "busybox", "sleep", "300")
+    container_id = run_detached(berth, "--name", "modest", "--memory", "64m", "busybox",
+                                "sleep", "300")  # fmt: skip
+    assert oom_kills(container_id) == 0
     assert berth("kill", "modest").returncode == 0
     assert berth("wait", "modest").stdout == "137\n"
     assert inspect(berth, "modest")["State"]["OOMKilled"] is False
 
 
 @on_both
-def test_cpus_caps_a_busy_loop_near_half_a_cpu(berth):
+def test_cpus_caps_a_busy_loop_near_half_a_cpu_and_stats_agree(berth):
     container_id = run_detached(berth, "--name", "spin", "--cpus", "0.5", "busybox", "sh", "-c",
                                 "while :; do :; done")  # fmt: skip
-    if LAYOUT is Layout.UNIFIED:
-        assert read(container_id, "", "cpu.max") == "50000 100000"
-    else:
-        assert read(container_id, "cpu/cpu.cfs_quota_us", "") == "50000"
-        assert read(container_id, "cpu/cpu.cfs_period_us", "") == "100000"
+    cpu = {"--cpu-quota": "50000", "--cpu-period": "100000"}
+    assert limits(container_id, cpu) == cpu
     time.sleep(0.5)  # past the start
     before, started = cpu_seconds(container_id), time.monotonic()
     time.sleep(3)
     rate = (cpu_seconds(container_id) - before) / (time.monotonic() - started)
     assert 0.35 <= rate <= 0.6, f"the loop used {rate:.2f} CPUs"
+    # stats' CPU % over its own interval, against the kernel's usage over the same call
+    before, started = cpu_seconds(container_id), time.monotonic()
     shown = berth("stats", "--no-stream", "--format", "{{.CPUPerc}}", "spin").stdout
-    assert 30 <= float(shown.strip().rstrip("%")) <= 65, shown
+    rate = (cpu_seconds(container_id) - before) / (time.monotonic() - started)
+    assert abs(float(shown.strip().rstrip("%")) - 100 * rate) < 15, (shown, rate)
+    update(berth, "spin", "--cpus", "0.25")
+    cpu = {"--cpu-quota": "25000", "--cpu-period": "100000"}
+    assert limits(container_id, cpu) == cpu
 
 
 @on_both
@@ -82,7 +110,9 @@ def test_update_memory_changes_the_kernel_file(berth):
     assert memory_limit(container_id) == 64 * MIB
     result = berth("update", "--memory", "100m", "grow")
     assert (result.returncode, result.stdout) == (0, "grow\n"), result.stderr
-    assert memory_limit(container_id) == 100 * MIB
+    # memory + swap stays where it was (v2: memory.swap.max shrinks to keep the sum)
+    memory = {"--memory": str(100 * MIB), "--memory-swap": str(128 * MIB)}
+    assert limits(container_id, memory) == memory
     host_config = inspect(berth, "grow")["HostConfig"]
     assert (host_config["Memory"], host_config["MemorySwap"]) == (100 * MIB, 128 * MIB)
     refused = berth("update", "--memory", "200m", "grow")
@@ -90,38 +120,73 @@ def test_update_memory_changes_the_kernel_file(berth):
     assert "update the memoryswap at the same time" in refused.stderr
     assert memory_limit(container_id) == 100 * MIB
     # Growing past the old memory+swap: v1 must raise memsw before memory.
-    both = berth("update", "--memory", "200m", "--memory-swap", "400m", "grow")
-    assert both.returncode == 0, both.stderr
-    assert memory_limit(container_id) == 200 * MIB
+    update(berth, "grow", "--memory", "200m", "--memory-swap", "400m")
+    memory = {"--memory": str(200 * MIB), "--memory-swap": str(400 * MIB)}
+    assert limits(container_id, memory) == memory
+    # ...and shrinking below it: memory first.
+    update(berth, "grow", "--memory", "32m", "--memory-swap", "48m")
+    memory = {"--memory": str(32 * MIB), "--memory-swap": str(48 * MIB)}
+    assert limits(container_id, memory) == memory
 
 
 @on_both
-def test_limits_land_in_the_kernel_files(berth):
+def test_limits_land_in_the_kernel_files_at_create_and_update(berth):
     container_id = run_detached(
-        berth, "--cpu-shares", "512", "--memory", "64m", "--memory-reservation", "32m",
-        "--pids-limit", "20", "busybox", "sleep", "300",
+        berth, "--name", "tight", "--cpu-shares", "512", "--cpu-quota", "30000",
+        "--cpu-period", "60000", "--memory", "64m", "--memory-reservation", "32m",
+        "--memory-swap", "96m", "--pids-limit", "20", "busybox", "sleep", "300",
     )  # fmt: skip
-    pids = read(container_id, "pids/pids.max", "pids.max")
-    assert pids == "20"
-    if LAYOUT is Layout.UNIFIED:
-        # runc >= 1.3.2 / crun >= 1.23: 512 shares -> weight 59 (1024 -> 100)
-        assert read(container_id, "", "cpu.weight") == "59"
-        assert read(container_id, "", "memory.low") == str(32 * MIB)
-        assert read(container_id, "", "memory.swap.max") == str(64 * MIB)
-    else:
-        assert read(container_id, "cpu/cpu.shares", "") == "512"
-        assert read(container_id, "memory/memory.soft_limit_in_bytes", "") == str(32 * MIB)
-        assert read(container_id, "memory/memory.memsw.limit_in_bytes", "") == str(128 * MIB)
+    # runc >= 1.3.2 / crun >= 1.23 on v2: 512 shares -> weight 59 (1024 -> 100)
+    created = {
+        "--cpu-shares": by_layout(v1="512", v2="59"), "--cpu-quota": "30000",
+        "--cpu-period": "60000", "--memory": str(64 * MIB),
+        "--memory-reservation": str(32 * MIB), "--memory-swap": str(96 * MIB),
+        "--pids-limit": "20",
+    }  # fmt: skip
+    assert limits(container_id, created) == created
+    update(berth, "tight", "--cpu-shares", "2048", "--cpu-quota", "45000", "--cpu-period",
+           "90000", "--memory", "80m", "--memory-reservation", "16m", "--memory-swap", "160m",
+           "--pids-limit", "30")  # fmt: skip
+    updated = {
+        "--cpu-shares": by_layout(v1="2048", v2="174"), "--cpu-quota": "45000",
+        "--cpu-period": "90000", "--memory": str(80 * MIB),
+        "--memory-reservation": str(16 * MIB), "--memory-swap": str(160 * MIB),
+        "--pids-limit": "30",
+    }  # fmt: skip
+    assert limits(container_id, updated) == updated
+    # -1 lifts a limit: the kernel's "max"
+    update(berth, "tight", "--pids-limit", "-1", "--memory-swap", "-1", "--cpu-quota", "-1")
+    lifted = {"--pids-limit": "max", "--memory-swap": "max", "--cpu-quota": "max",
+              "--memory": str(80 * MIB)}  # fmt: skip
+    assert limits(container_id, lifted) == lifted
 
 
-@needs_v1
-def test_cpuset_and_blkio_weight_on_v1(berth):
-    container_id = run_detached(berth, "--cpuset-cpus", "1", "--blkio-weight", "300", "busybox",
-                                "sleep", "300")  # fmt: skip
-    assert read(container_id, "cpuset/cpuset.cpus", "") == "1"
-    # Linux >= 5.0 has no CFQ, so no blkio.weight; BFQ's file takes the same scale.
-    blkio = read(container_id, "blkio/blkio.bfq.weight", "")
-    assert blkio.split()[-1] == "300"
+@on_both
+def test_cpuset_at_create_and_update(berth):
+    require_cpuset()
+    last = str(cpus() - 1)
+    container_id = run_detached(berth, "--name", "pinned", "--cpuset-cpus", last,
+                                "--cpuset-mems", "0", "busybox", "sleep", "300")  # fmt: skip
+    cpuset = {"--cpuset-cpus": last, "--cpuset-mems": "0"}
+    assert limits(container_id, cpuset) == cpuset
+    pid = inspect(berth, "pinned")["State"]["Pid"]
+    assert os.sched_getaffinity(pid) == {int(last)}
+    every = "0" if cpus() == 1 else f"0-{last}"
+    update(berth, "pinned", "--cpuset-cpus", every)
+    assert limit(container_id, "--cpuset-cpus") == every
+    assert os.sched_getaffinity(pid) == set(range(cpus()))
+
+
+@on_both
+def test_blkio_weight_at_create_and_update(berth):
+    name = weight_file()
+    # io.weight (blk-iocost) has its own 1..10000 scale, as runc maps it; BFQ's is Docker's.
+    scale = {300: 2930, 600: 5960} if name == "io.weight" else {300: 300, 600: 600}
+    container_id = run_detached(berth, "--name", "weighed", "--blkio-weight", "300",
+                                "busybox", "sleep", "300")  # fmt: skip
+    assert block_weight(container_id, name) == scale[300]
+    update(berth, "weighed", "--blkio-weight", "600")
+    assert block_weight(container_id, name) == scale[600]
 
 
 def test_limits_show_in_inspect_and_top(berth):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine import cgroups
-from engine.cgroups import Layout
+from engine.cgroups import Layout, Limits
 from engine.cgroups.v2 import WANTED_CONTROLLERS
 from engine.errors import InvalidArgumentError
 
@@ -31,6 +31,10 @@ needs_v2 = pytest.mark.skipif(
 )
 
 
+#: five loops, each forking a short sleep after another (once sh has joined the cgroup)
+FORK_LOOPS = "sleep 0.2; for i in 1 2 3 4 5; do (while :; do sleep 0.05; done) & done; wait"
+
+
 @pytest.fixture
 def cgroup() -> Iterator[cgroups.Cgroup]:
     created = cgroups.create(f"berth-test/unit-{uuid.uuid4().hex[:8]}")
@@ -40,6 +44,7 @@ def cgroup() -> Iterator[cgroups.Cgroup]:
         created.remove()
 
 
+@pytest.mark.cgroup2
 def test_detect_agrees_with_the_mount_table() -> None:
     types = {}
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
@@ -60,6 +65,7 @@ def test_invalid_paths(path: str) -> None:
         cgroups.get(path)
 
 
+@pytest.mark.cgroup2
 def test_create_add_process_and_pids(cgroup: cgroups.Cgroup, spawn) -> None:
     assert cgroup.exists() and all(path.is_dir() for path in cgroup.paths())
     process = spawn("sleep", "60")
@@ -69,6 +75,7 @@ def test_create_add_process_and_pids(cgroup: cgroups.Cgroup, spawn) -> None:
     assert all(line.endswith(f"/{cgroup.path}") for line in membership)
 
 
+@pytest.mark.cgroup2
 def test_freeze_and_thaw(cgroup: cgroups.Cgroup, spawn, tmp_path: Path) -> None:
     counter = tmp_path / "ticks"
     process = spawn("sh", "-c", f"while :; do echo >> {counter}; sleep 0.005; done")
@@ -82,6 +89,7 @@ def test_freeze_and_thaw(cgroup: cgroups.Cgroup, spawn, tmp_path: Path) -> None:
     _wait_until(lambda: counter.stat().st_size > frozen_at)
 
 
+@pytest.mark.cgroup2
 def test_kill_all_and_remove(cgroup: cgroups.Cgroup, spawn) -> None:
     processes = [spawn("sleep", "60") for _ in range(3)]
     for process in processes:
@@ -94,6 +102,7 @@ def test_kill_all_and_remove(cgroup: cgroups.Cgroup, spawn) -> None:
     cgroup.remove()  # already gone: fine
 
 
+@pytest.mark.cgroup2
 def test_kill_all_with_another_signal(cgroup: cgroups.Cgroup, spawn) -> None:
     process = spawn("sleep", "60")
     cgroup.add_process(process.pid)
@@ -101,6 +110,38 @@ def test_kill_all_with_another_signal(cgroup: cgroups.Cgroup, spawn) -> None:
     assert process.wait(5) == -signal.SIGTERM
 
 
+@pytest.mark.cgroup2
+def test_kill_all_reaches_a_tree_that_keeps_forking(cgroup: cgroups.Cgroup, spawn) -> None:
+    cgroup.apply(Limits(pids=40))
+    process = spawn("sh", "-c", FORK_LOOPS)
+    cgroup.add_process(process.pid)
+    _wait_until(lambda: len(cgroup.pids()) >= 8)
+    cgroup.kill_all(signal.SIGKILL)
+    assert cgroup.pids() == []
+    assert process.wait(5) == -signal.SIGKILL
+
+
+@pytest.mark.cgroup2
+@needs_v2
+def test_v2_kill_all_writes_cgroup_kill(cgroup: cgroups.Cgroup, spawn, monkeypatch) -> None:
+    """One write kills the whole tree, forks in flight included: no signal pid by pid."""
+    if not (cgroup.paths()[0] / "cgroup.kill").exists():
+        pytest.skip("this kernel has no cgroup.kill (Linux < 5.14)")
+
+    def pid_by_pid(pids: list[int], sig: int) -> None:
+        raise AssertionError(f"signalled {pids} one by one")
+
+    monkeypatch.setattr("engine.cgroups.base._signal_each", pid_by_pid)
+    cgroup.apply(Limits(pids=40))
+    process = spawn("sh", "-c", FORK_LOOPS)
+    cgroup.add_process(process.pid)
+    _wait_until(lambda: len(cgroup.pids()) >= 8)
+    cgroup.kill_all(signal.SIGKILL)
+    assert cgroup.pids() == []
+    assert process.wait(5) == -signal.SIGKILL
+
+
+@pytest.mark.cgroup2
 def test_remove_kills_what_still_runs(cgroup: cgroups.Cgroup, spawn) -> None:
     process = spawn("sleep", "60")
     cgroup.add_process(process.pid)
