@@ -45,6 +45,8 @@ MNT_DETACH = 0x2
 
 # prctl(2) options
 PR_SET_PDEATHSIG = 1
+PR_GET_DUMPABLE = 3
+PR_SET_DUMPABLE = 4
 PR_SET_KEEPCAPS = 8
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
@@ -170,6 +172,21 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
 def set_no_new_privs() -> None:
     """Forbid this process and its children from gaining privileges through execve."""
     prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def is_dumpable() -> bool:
+    """Whether the calling process is dumpable (2, "root only", counts as not)."""
+    return prctl(PR_GET_DUMPABLE) == 1
+
+
+def set_dumpable(dumpable: bool) -> None:
+    """Make the calling process dumpable or not. Not dumpable: no core dump, and no
+    ptrace, /proc/PID/exe, /proc/PID/fd/ or /proc/PID/mem of it for anyone without
+    CAP_SYS_PTRACE; its /proc/PID/ files are root's, its own access is unchanged. Fork
+    passes it on; execve makes it dumpable again (not for a set-user-ID program, or one
+    it may not read).
+    """
+    prctl(PR_SET_DUMPABLE, int(dumpable))
 
 
 class _CapHeader(ctypes.Structure):

@@ -5,7 +5,9 @@ pidfd of the init (so a reused pid cannot send it elsewhere), and is a direct ch
 the caller: the pid namespace is chosen for the fork as for the init
 (:func:`namespaces.fork_beside`), and the caller's own namespaces never change. From
 there it becomes the process the same way the init does, and reports a failure before
-exec (or of exec itself) through the report pipe of :mod:`engine.runtime.spawn`.
+exec (or of exec itself) through the report pipe of :mod:`engine.runtime.spawn`, which
+also keeps it non-dumpable until then: the container's other processes see it in their
+pid namespace, and must not reach the host's binary through its /proc/PID/exe.
 """
 
 from __future__ import annotations

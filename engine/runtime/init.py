@@ -3,7 +3,9 @@
 It runs in the forked child only and never returns into the caller's code. Until it
 is ready it reports to the runtime through the close-on-exec pipe of
 :mod:`engine.runtime.spawn`: ready (all set up, now waiting on the exec fifo) or the
-error. A failure after that (exec itself) can only go to its stderr.
+error. A failure after that (exec itself) can only go to its stderr. Until its exec it
+is not dumpable (spawn sees to that): no other process of a pid namespace it shares
+may open its /proc/PID/exe, the host's Python.
 
 Everything it uses must be imported before the fork: after pivot_root the host's
 Python files are out of reach.

@@ -30,9 +30,14 @@ def spawn(fork: Callable[[], int], child: Callable[[int], object], *, until_read
     """
     report_read, report_write = os.pipe()  # both close-on-exec
     try:
-        pid = fork()
+        pid = _fork_not_dumpable(fork)
         if pid == 0:
             try:
+                # Until its execve the child is the host's Python in the container's
+                # namespaces, with the container's uid and capabilities: dumpable, a
+                # container process could open its /proc/PID/exe (or fd/) and overwrite
+                # the host's binary (CVE-2019-5736). Inherited already; made sure here.
+                syscalls.set_dumpable(False)
                 os.close(report_read)
                 child(report_write)
             finally:
@@ -49,6 +54,25 @@ def spawn(fork: Callable[[], int], child: Callable[[int], object], *, until_read
         raise
     finally:
         os.close(report_read)
+    return pid
+
+
+def _fork_not_dumpable(fork: Callable[[], int]) -> int:
+    """``fork()``, with the child not dumpable from its first instruction on.
+
+    It is born in the container's pid namespace, and runs Python's after-fork code
+    before it could clear the flag itself; so the caller clears its own meanwhile (fork
+    copies it) and sets it back.
+    """
+    dumpable = syscalls.is_dumpable()
+    if dumpable:
+        syscalls.set_dumpable(False)
+    pid = -1
+    try:
+        pid = fork()
+    finally:
+        if dumpable and pid != 0:
+            syscalls.set_dumpable(True)
     return pid
 
 
