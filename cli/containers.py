@@ -214,9 +214,14 @@ def _log_options(options: list[str]) -> tuple[int, int]:
     return max_size, max_files
 
 
+def _warn(text: str) -> None:
+    """What the host cannot apply, said as Docker's client says its daemon's warnings."""
+    print(f"WARNING: {text}", file=sys.stderr, flush=True)
+
+
 async def _create(args: argparse.Namespace) -> int:
     engine = open_engine(args)
-    container = await engine.containers.create(_create_options(args))
+    container = await engine.containers.create(_create_options(args), warn=_warn)
     print(container.id)
     return 0
 
@@ -229,12 +234,13 @@ async def _run(args: argparse.Namespace) -> int:
     detach_keys = parse_detach_keys(args.detach_keys)
     container = await engine.containers.create(options, to_run=True)
     await network.warn_outbound(engine, container)
+    # run says what the host cannot apply once, as the container starts (not at create too).
     if args.detach:
-        await engine.containers.start(container.id)
+        await engine.containers.start(container.id, warn=_warn)
         print(container.id)
         return 0
     size = terminal_size() if args.tty else None
-    client = await engine.containers.start_attached(container.id, size)
+    client = await engine.containers.start_attached(container.id, size, warn=_warn)
     session = SessionOptions(
         tty=args.tty, stdin=args.interactive, detach_keys=detach_keys,
         close_stdin_at_eof=args.interactive, sig_proxy=args.sig_proxy,
@@ -264,12 +270,14 @@ async def _finish_session(
 async def _start(args: argparse.Namespace) -> int:
     engine = open_engine(args)
     if not (args.attach or args.interactive):
-        return await report_each(args.containers, engine.containers.start)
+        return await report_each(
+            args.containers, lambda ref: engine.containers.start(ref, warn=_warn)
+        )
     if len(args.containers) > 1:
         raise InvalidArgumentError("you cannot start and attach multiple containers at once")
     container = await engine.containers.get(args.containers[0])
     size = terminal_size() if container.options.tty else None
-    client = await engine.containers.start_attached(container.id, size)
+    client = await engine.containers.start_attached(container.id, size, warn=_warn)
     session = SessionOptions(
         tty=container.options.tty, stdin=args.interactive and container.options.interactive,
         detach_keys=parse_detach_keys(args.detach_keys), close_stdin_at_eof=args.interactive,

@@ -59,8 +59,10 @@ def terminal_hand_over(app: App[object], engine: Engine) -> HandOverFn:
 
 async def _connect(engine: Engine, request: HandOver) -> AttachClient:
     size = terminal_size() if request.tty else None
-    if request.start:
-        return await engine.containers.start_attached(request.container_id, size)
+    if request.start:  # the terminal is ours here: warn as the CLI's run -it does
+        return await engine.containers.start_attached(
+            request.container_id, size, warn=lambda text: print(f"WARNING: {text}", flush=True)
+        )
     if not request.command:
         return (await engine.containers.attach(request.container_id))[1]
     client = await engine.containers.exec(

@@ -101,8 +101,11 @@ def _spawn(kind: str, config: Callable[[int], str], socket: str, errors_log: Pat
     return MonitorHandle(socket, ready_read)
 
 
-def read_ready(handle: MonitorHandle, bundle: Path) -> None:
-    """Block until the monitor says the container started; raise if it did not."""
+def read_ready(handle: MonitorHandle, bundle: Path) -> list[str]:
+    """Block until the monitor says the container started; raise if it did not.
+
+    Returns the runtime's notes of what it could not apply (engine/runtime/resources.py).
+    """
     chunks = []
     try:
         while chunk := os.read(handle.ready_fd, 4096):
@@ -116,3 +119,4 @@ def read_ready(handle: MonitorHandle, bundle: Path) -> None:
     message = json.loads(b"".join(chunks))
     if not message["ok"]:
         raise ContainerStartError(message["error"], message["code"])
+    return [str(note) for note in message.get("warnings", [])]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
 from fractions import Fraction
 from pathlib import Path
@@ -33,6 +33,8 @@ FLAGS = {
     "memory_reservation": "--memory-reservation", "memory_swap": "--memory-swap",
     "pids_limit": "--pids-limit", "blkio_weight": "--blkio-weight",
 }  # fmt: skip
+#: the CreateOptions field of each Limits field named otherwise (cgroup_limits)
+_OPTION_OF_LIMIT = {"pids": "pids_limit"}
 #: the resource limit fields: what ``update`` may change
 LIMIT_FIELDS = tuple(FLAGS)
 #: the fields given as byte sizes ("512m")
@@ -311,3 +313,26 @@ def in_effect(options: CreateOptions) -> str:
             value = humanize.binary_size(value)
         parts.append(f"{flag.removeprefix('--')}={value}")
     return " ".join(parts)
+
+
+def warnings(notes: Iterable[str], options: CreateOptions) -> list[str]:
+    """The runtime's notes of what this host could not apply, worded for a user, each once.
+
+    A note on one limit names the flag it came from, then why:
+    ``--pids-limit is not applied: the pids cgroup controller is not mounted on this
+    host``. Any other note (device rules, say) is kept as the runtime put it.
+    """
+    said: list[str] = []
+    for note in notes:
+        found = resources.setting(note)
+        text = note if found is None else f"{_flag(found[0], options)} is not applied: {found[1]}"
+        if text not in said:  # v1 sets --cpus in two files: one line, not two
+            said.append(text)
+    return said
+
+
+def _flag(limit: str, options: CreateOptions) -> str:
+    """The flag a Limits field was set by (--cpus fills both the quota and the period)."""
+    if limit in ("cpu_quota", "cpu_period") and options.nano_cpus:
+        return FLAGS["nano_cpus"]
+    return FLAGS[_OPTION_OF_LIMIT.get(limit, limit)]

@@ -12,7 +12,7 @@ import shutil
 import signal
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -69,6 +69,9 @@ _PAUSED_BY = "paused-by"
 _RUN_DIR_LOST = (
     "it was running when the host restarted (its run dir is gone), so its exit code is unknown"
 )
+#: where the engine tells a front end what the host could not apply: one line each, worded
+#: for a user ("--pids-limit is not applied: ..."); the CLI prints "WARNING: <line>"
+Warn = Callable[[str], None]
 
 
 class ContainerService:
@@ -132,15 +135,26 @@ class ContainerService:
 
     # -- create ------------------------------------------------------------------
 
-    async def create(self, options: CreateOptions, *, to_run: bool = False) -> Container:
+    async def create(
+        self, options: CreateOptions, *, to_run: bool = False, warn: Warn | None = None
+    ) -> Container:
         """Record a new container and its directories; nothing runs yet.
 
         ``to_run``: the caller starts it next (``run``); should the caller die before
         it does, a --rm container is removed rather than left created.
+        ``warn`` hears, as Docker's create says, each limit this host cannot apply
+        (tried on a scratch cgroup); ``start`` says them again, as it finds them.
         """
         image = await self._images.resolve(options.image)
         run_by = identity(os.getpid()) if to_run else None
-        return await asyncio.to_thread(self._create, options, image, run_by)
+        container = await asyncio.to_thread(self._create, options, image, run_by)
+        if warn is not None:
+            notes = await asyncio.to_thread(
+                resources.unapplied, limits.cgroup_limits(container.options),
+                bundles.CGROUP_PARENT,
+            )  # fmt: skip
+            _tell(warn, notes, container)
+        return container
 
     def _create(self, options: CreateOptions, image: Image, run_by: str | None) -> Container:
         options = limits.checked(options)
@@ -174,29 +188,37 @@ class ContainerService:
 
     # -- start, attach, stop ---------------------------------------------------------
 
-    async def start(self, ref: str) -> Container:
-        """Start the container under its monitor and return once it runs (no-op if it does)."""
+    async def start(self, ref: str, *, warn: Warn | None = None) -> Container:
+        """Start the container under its monitor and return once it runs (no-op if it does).
+
+        ``warn`` hears each setting the runtime could not apply on this host (the
+        container runs without it).
+        """
         container = await self.get(ref)
         if container.running:
             return container
         handle = await self._launch(container, wait_for_attach=False)
-        await asyncio.to_thread(read_ready, handle, self._paths.container_dir(container.id))
+        notes = await asyncio.to_thread(read_ready, handle, self._paths.container_dir(container.id))
+        _tell(warn, notes, container)
         return await self.get(container.id)
 
     async def start_attached(
-        self, ref: str, terminal_size: tuple[int, int] | None = None
+        self, ref: str, terminal_size: tuple[int, int] | None = None, *, warn: Warn | None = None
     ) -> AttachClient:
         """Start the container with a client attached before it runs, so no output is lost.
 
-        ``terminal_size`` (rows, columns) is the container's terminal size from the start.
+        ``terminal_size`` (rows, columns) is the container's terminal size from the start;
+        ``warn`` as for :meth:`start`.
         """
         container = await self.get(ref)
         if container.running:
             raise ConflictError(f"container {container.name} is already running")
         handle = await self._launch(container, wait_for_attach=True, terminal_size=terminal_size)
-        return await self._attach_when_ready(handle, container)
+        return await self._attach_when_ready(handle, container, warn)
 
-    async def _attach_when_ready(self, handle: MonitorHandle, container: Container) -> AttachClient:
+    async def _attach_when_ready(
+        self, handle: MonitorHandle, container: Container, warn: Warn | None = None
+    ) -> AttachClient:
         """Connect to a monitor that waits for us, then hear whether its process started."""
         try:
             client = await AttachClient.connect(handle.socket, container.name)
@@ -204,10 +226,13 @@ class ContainerService:
             os.close(handle.ready_fd)
             raise
         try:
-            await asyncio.to_thread(read_ready, handle, self._paths.container_dir(container.id))
+            notes = await asyncio.to_thread(
+                read_ready, handle, self._paths.container_dir(container.id)
+            )
         except BaseException:
             await client.close()
             raise
+        _tell(warn, notes, container)
         return client
 
     async def exec(
@@ -509,7 +534,8 @@ class ContainerService:
     def _update_live(self, container: Container, options: CreateOptions) -> list[str]:
         changed = limits.live_resources(container.options, options)
         try:
-            return resources.update(container.id, changed, state_root=self._paths.runtime_state)
+            notes = resources.update(container.id, changed, state_root=self._paths.runtime_state)
+            return limits.warnings(notes, options)
         except NotFoundError:  # it stopped meanwhile: the next start applies the options
             return []
         except OSError as error:
@@ -781,3 +807,10 @@ def _lost(container: Container, record: RunStatus | None) -> RunStatus:
             restart_count=container.restart_count, error=_RUN_DIR_LOST,
         )  # fmt: skip
     return record.changed(state="exited", exit_code=255, finished_at=now(), error=_LOST)
+
+
+def _tell(warn: Warn | None, notes: list[str], container: Container) -> None:
+    """Pass the runtime's notes on to ``warn``, worded for a user."""
+    if warn is not None:
+        for text in limits.warnings(notes, container.options):
+            warn(text)

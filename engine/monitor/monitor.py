@@ -76,10 +76,14 @@ class Monitor:
         cfg = self.config
         state_root = Path(cfg.runtime_root)
 
+        # What the host could not apply: our stderr is a log (or, while create runs, the
+        # container's own stderr), so the notes go to the engine in the ready message.
+        notes: list[str] = []
+
         def create(console: Path | None) -> int:
             return runtime.create(
                 cfg.container_id, Path(cfg.bundle), state_root=state_root,
-                console_socket=console, kill_with_parent=True,
+                console_socket=console, kill_with_parent=True, warn=notes.append,
             )  # fmt: skip
 
         self._session.spawn(create, tty=cfg.tty, open_stdin=cfg.open_stdin, size=cfg.terminal_size)
@@ -88,7 +92,7 @@ class Monitor:
             state="running", started_at=now(), finished_at=None, exit_code=None, error=None,
             oom_killed=False,
         )  # fmt: skip
-        self._say_ready({"ok": True})
+        self._say_ready({"ok": True, "warnings": notes})
         code = self._session.pump()
         self._release_runtime()
         self._session.announce_exit(code)
@@ -107,7 +111,11 @@ class Monitor:
         status.write(self._run_dir, self._status)
 
     def _say_ready(self, message: dict) -> None:
-        """Tell the engine, once, whether the container started (it may be gone: fine)."""
+        """Tell the engine, once, whether the container started (it may be gone: fine).
+
+        ``{"ok": true, "warnings": [note, ...]}`` (the runtime's notes of what it could
+        not apply, for the user) or ``{"ok": false, "error": text, "code": n}``.
+        """
         fd = self.config.ready_fd
         if fd < 0:
             return

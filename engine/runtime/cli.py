@@ -6,6 +6,9 @@ Errors go to stderr as ``berth-runtime: <message>`` and, with --log, as one line
 the log file ({"level":"error","msg":...,"time":...} in json format, as runc writes),
 which is how a caller tells the runtime's failure from the container's own exit code.
 The exit status is the error's (127 command not found, 126 not executable, 125 other).
+What ``create`` and ``run`` could not apply (a limit the host lacks) is no error: the
+container runs, and each such setting is said on stderr as ``berth-runtime: warning:
+<note>``, before the container's own output (container.create's default ``warn``).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import select
 import signal
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,6 +43,7 @@ def create(
     pid_file: Path | None = None,
     console_socket: Path | None = None,
     kill_with_parent: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> int:
     """Create the container and return its init's pid (in the caller's pid namespace).
 
@@ -53,7 +54,14 @@ def create(
     SIGKILLed when the calling thread exits. On return it is set up and waits for
     :func:`start`. On failure nothing is left: the init is reaped, its cgroup and
     state directory removed, and ContainerStartError (or another BerthError) raised.
+
+    What config.json asks that the host cannot have (a limit whose cgroup file the
+    kernel lacks, device rules without a devices controller) does not stop the
+    container, as with runc: each is a note, one line, given to ``warn`` — by
+    default printed on stderr as ``berth-runtime: warning: <note>``. A caller whose
+    stderr nobody reads (the monitor) passes its own.
     """
+    warn = warn or print_warning
     bundle = bundle.absolute()
     states.check_id(container_id)
     spec = specs.load(bundle, container_id)
@@ -64,9 +72,9 @@ def create(
     try:
         _make_exec_fifo(directory / EXEC_FIFO)
         cgroup.create()
-        resources.apply(cgroup, spec.resources)  # before the init joins it
-        for note in devicecgroup.apply(cgroup, spec.device_rules):
-            print(f"berth-runtime: warning: {note}", file=sys.stderr)
+        # Both before the init joins the cgroup.
+        notes = resources.apply(cgroup, spec.resources)
+        notes += devicecgroup.apply(cgroup, spec.device_rules)
         with (
             terminal.connected(console_socket) as console,
             spawn.parent_pidfd(kill_with_parent) as parent,
@@ -80,7 +88,14 @@ def create(
         if isinstance(error, OSError):
             raise ContainerStartError(describe(error)) from error
         raise
+    for note in notes:  # once created: a create that failed has its error to say
+        warn(note)
     return pid
+
+
+def print_warning(note: str) -> None:
+    """``create``'s default sink for its notes: stderr, as runc warns."""
+    print(f"berth-runtime: warning: {note}", file=sys.stderr)
 
 
 def start(container_id: str, *, state_root: Path) -> None:
@@ -161,16 +176,17 @@ def run(
     pid_file: Path | None = None,
     console_socket: Path | None = None,
     forward_signals: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> int:
     """create + start + wait + delete; the shell-style status (128+N if killed by N).
 
     With ``forward_signals`` (the CLI's run), the signals in FORWARDED_SIGNALS that
     this process receives meanwhile are passed on to the init; only the main thread
-    may ask for that.
+    may ask for that. ``warn``: as for :func:`create`.
     """
     pid = create(
         container_id, bundle, state_root=state_root, pid_file=pid_file,
-        console_socket=console_socket,
+        console_socket=console_socket, warn=warn,
     )  # fmt: skip
     try:
         with forwarding(pid) if forward_signals else contextlib.nullcontext():

@@ -86,11 +86,15 @@ class RunForm(EngineForm[Container]):
         if container.options.tty:
             return container  # started by the terminal hand-over, attached from the start
         try:
-            return await self.engine.containers.start(container.id)
+            return await self.engine.containers.start(container.id, warn=self._warn)
         except Exception:
             with contextlib.suppress(BerthError):
                 await self.engine.containers.remove(container.id, force=True)
             raise
+
+    def _warn(self, text: str) -> None:
+        """What the host cannot apply (a limit): the app's, so it outlives the form."""
+        self.app.notify(text, title="Warning", severity="warning", markup=False)
 
 
 def _words(text: str, what: str) -> list[str]:

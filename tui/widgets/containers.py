@@ -191,7 +191,16 @@ class ContainersView(EngineTable):
                 await self.engine.containers.wait(container_id)
 
     def action_start(self) -> None:
-        self._bulk(self.targets("start"), "Starting", "Started", self.engine.containers.start)
+        self._bulk(self.targets("start"), "Starting", "Started", self._start_one)
+
+    async def _start_one(self, container_id: str) -> Container:
+        known = self._containers.get(container_id)
+        title = f"Warning: {known.name if known else container_id[:12]}"
+
+        def warn(text: str) -> None:  # what the host cannot apply (a limit)
+            self.notify(text, title=title, severity="warning", markup=False)
+
+        return await self.engine.containers.start(container_id, warn=warn)
 
     def action_stop(self) -> None:
         self._bulk(self.targets("stop"), "Stopping", "Stopped", self.engine.containers.stop)
