@@ -22,6 +22,7 @@ from typing import Any
 from engine import cgroups
 from engine.cgroups import Limits
 from engine.errors import InvalidArgumentError, NotFoundError, UnsupportedError
+from engine.runtime import devicecgroup
 from engine.runtime import statedir as states
 
 # OCI field -> Limits field, per section of linux.resources
@@ -54,7 +55,7 @@ _NOTE = re.compile(
     r"(?P<why>.+)",
     re.DOTALL,
 )
-# Present in configs other tools write, harmless to leave unset here.
+# Not limits: devices are engine/runtime/devicecgroup.py's.
 _IGNORED = frozenset({"devices"})
 
 
@@ -110,9 +111,17 @@ def apply(cgroup: cgroups.Cgroup, limits: Limits) -> list[str]:
 
 
 def update(container_id: str, resources: dict[str, Any], *, state_root: Path) -> list[str]:
-    """Change a running container's limits (runc update -r); the notes of what was not set."""
+    """Change a running container's limits (runc update -r); the notes of what was not set.
+
+    Device rules given replace the container's whole set, as at create (on cgroup v2
+    its device filter is swapped for a new one).
+    """
     saved = states.load(state_root, container_id)
-    return _named(cgroups.get(saved.cgroup_path).apply(parse(resources)))
+    cgroup = cgroups.get(saved.cgroup_path)
+    notes = _named(cgroup.apply(parse(resources)))
+    if "devices" in resources:
+        notes += devicecgroup.apply(cgroup, devicecgroup.parse(resources["devices"]))
+    return notes
 
 
 def unapplied(limits: Limits, parent: str) -> list[str]:

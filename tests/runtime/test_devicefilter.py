@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from engine import cgroups
-from engine.runtime import devicefilter
+from engine.runtime import devicefilter, resources
 from engine.runtime.devicecgroup import DEFAULT_ALLOWED, DeviceRule
 from engine.runtime.devicefilter import DeviceException, Policy, effective
 
@@ -161,3 +161,20 @@ def test_installing_again_replaces_the_program(scratch_cgroup, nodes):
     second = devicefilter.attached(scratch_cgroup)
     assert len(second) == 1 and second != first
     assert opens(scratch_cgroup, nodes / "kmsg", "r")
+
+
+@pytest.mark.cgroup2
+def test_update_replaces_a_running_containers_device_rules(containers):
+    """runc update -r with devices: the new set replaces the old (on v2, the program)."""
+    bundle = containers.bundle("sleep", "60")
+    bundle.config["linux"]["resources"] = {"devices": [{"allow": False, "access": "rwm"}]}
+    os.mknod(bundle.rootfs / "kmsg", 0o020600, os.makedev(1, 11))
+    containers.start(bundle)
+    opens = ["sh", "-c", "(exec 3</kmsg) 2>/dev/null && echo opened || echo refused"]
+    assert containers.exec(bundle, *opens).stdout.strip() == "refused"
+    rules = [{"allow": False, "access": "rwm"},
+             {"allow": True, "type": "c", "major": 1, "minor": 11, "access": "r"}]  # fmt: skip
+    notes = resources.update(bundle.container_id, {"devices": rules},
+                             state_root=containers.state_root)  # fmt: skip
+    assert notes == []
+    assert containers.exec(bundle, *opens).stdout.strip() == "opened"
