@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from tests.limits.kernel import (
     run_detached,
     wait_for,
 )
+from tests.loop_device import loop_device
 
 MIB = 1024 * 1024
 _UNITS = {"B": 1, "KiB": 1024, "MiB": MIB, "GiB": 1024 * MIB, "kB": 1000, "MB": 1000**2,
@@ -73,19 +73,9 @@ def scratch_disk(tmp_path: Path) -> Iterator[str]:
     if VM_SCRATCH_DISK.is_block_device():
         yield str(VM_SCRATCH_DISK)
         return
-    backing = tmp_path / "disk.img"
-    with backing.open("wb") as image:
-        image.truncate(64 * MIB)
-    made = subprocess.run(["losetup", "--find", "--show", str(backing)], capture_output=True,
-                          text=True, check=False)  # fmt: skip
-    if made.returncode != 0:
-        pytest.skip(f"no scratch disk (/dev/ubda) and no loop device: {made.stderr.strip()}")
-    loop = made.stdout.strip()
-    try:
+    with loop_device(tmp_path / "disk.img", 64 * MIB) as loop:
         _count_v1_block_io(loop)
         yield loop
-    finally:
-        subprocess.run(["losetup", "--detach", loop], check=False)
 
 
 def _count_v1_block_io(device: str) -> None:

@@ -112,6 +112,10 @@ def test_kill_all_with_another_signal(cgroup: cgroups.Cgroup, spawn) -> None:
 
 @pytest.mark.cgroup2
 def test_kill_all_reaches_a_tree_that_keeps_forking(cgroup: cgroups.Cgroup, spawn) -> None:
+    _kill_a_forking_tree(cgroup, spawn)
+
+
+def _kill_a_forking_tree(cgroup: cgroups.Cgroup, spawn) -> None:
     cgroup.apply(Limits(pids=40))
     process = spawn("sh", "-c", FORK_LOOPS)
     cgroup.add_process(process.pid)
@@ -132,13 +136,7 @@ def test_v2_kill_all_writes_cgroup_kill(cgroup: cgroups.Cgroup, spawn, monkeypat
         raise AssertionError(f"signalled {pids} one by one")
 
     monkeypatch.setattr("engine.cgroups.base._signal_each", pid_by_pid)
-    cgroup.apply(Limits(pids=40))
-    process = spawn("sh", "-c", FORK_LOOPS)
-    cgroup.add_process(process.pid)
-    _wait_until(lambda: len(cgroup.pids()) >= 8)
-    cgroup.kill_all(signal.SIGKILL)
-    assert cgroup.pids() == []
-    assert process.wait(5) == -signal.SIGKILL
+    _kill_a_forking_tree(cgroup, spawn)
 
 
 @pytest.mark.cgroup2

@@ -23,6 +23,7 @@ from engine import cgroups
 from engine.runtime import devicefilter
 from tests.conftest import BERTH, cgroup_dirs
 from tests.images.tarballs import make_tar, member
+from tests.loop_device import loop_device
 
 pytestmark = pytest.mark.cgroup2
 EPERM = "Operation not permitted"
@@ -52,17 +53,8 @@ def disk(tmp_path_factory) -> Iterator[tuple[str, int, int]]:
         if int((entry / "size").read_text()) > 0 and _readable(node):
             yield _numbers(node)
             return
-    backing = tmp_path_factory.mktemp("disk") / "disk.img"
-    backing.write_bytes(b"x" * 4096)
-    made = subprocess.run(["losetup", "--find", "--show", str(backing)], capture_output=True,
-                          text=True, check=False)  # fmt: skip
-    if made.returncode != 0:
-        pytest.skip(f"no readable block device, and no loop device: {made.stderr.strip()}")
-    loop = made.stdout.strip()
-    try:
+    with loop_device(tmp_path_factory.mktemp("disk") / "disk.img", 4096) as loop:
         yield _numbers(Path(loop))
-    finally:
-        subprocess.run(["losetup", "--detach", loop], check=False)
 
 
 def _numbers(node: Path) -> tuple[str, int, int]:
