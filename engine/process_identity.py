@@ -4,15 +4,16 @@ from __future__ import annotations
 
 
 def start_time(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot, or None if it is gone."""
+    """The process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat),
+    or None if it is gone or has finished (a zombie)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as stat:
             data = stat.read()
-    except (FileNotFoundError, ProcessLookupError):
+    except (FileNotFoundError, ProcessLookupError):  # ESRCH: reaped between open and read
         return None
     # The command name (field 2) may hold spaces and parentheses; fields after it don't.
     fields = data[data.rindex(b")") + 2 :].split()
-    if fields[0] == b"Z":  # a zombie has finished; only its parent's wait is missing
+    if fields[0] in (b"Z", b"X"):  # finished; a zombie's parent has only not waited yet
         return None
     return int(fields[19])
 

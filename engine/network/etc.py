@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from engine.errors import InvalidArgumentError
+from engine.linux.files import write_atomically
 from engine.network.store import Member, NetworkStore
 from engine.paths import EnginePaths
 
@@ -109,9 +110,7 @@ def _add_hosts(store: NetworkStore, container_id: str) -> list[str]:
 
 def write(path: Path, text: str) -> None:
     """A new hosts file, for a container not running yet."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+    write_atomically(path, text)
 
 
 def _rewrite(path: Path, text: str) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -134,6 +133,8 @@ def _state(args: argparse.Namespace) -> None:
 
 
 def _kill(args: argparse.Namespace) -> None:
+    from engine.signals import parse_signal
+
     sig = parse_signal(args.signal)
     _runtime().kill(args.id, sig, state_root=Path(args.root), all=args.all)
 
@@ -201,20 +202,6 @@ def _invalid(message: str) -> Exception:
     from engine.errors import InvalidArgumentError
 
     return InvalidArgumentError(message)
-
-
-def parse_signal(text: str) -> int:
-    """A signal given as a number, TERM or SIGTERM (any case)."""
-    if text.isdigit():
-        number = int(text)
-        if 0 < number < signal.NSIG:
-            return number
-    else:
-        name = text.upper()
-        name = name if name.startswith("SIG") else f"SIG{name}"
-        if isinstance(getattr(signal.Signals, name, None), signal.Signals):
-            return signal.Signals[name].value
-    raise _invalid(f"unknown signal {text!r}")
 
 
 def _optional_path(value: str | None) -> Path | None:

@@ -7,15 +7,16 @@ gone (or a zombie, or its pid reused — the recorded start time tells): "stoppe
 
 from __future__ import annotations
 
-import contextlib
+import errno
 import json
-import os
 import re
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from engine.errors import ConflictError, InvalidArgumentError, NotFoundError
+from engine.linux.files import write_atomically
+from engine.process_identity import is_running, start_time
 
 STATE_FILE = "state.json"
 EXEC_FIFO = "exec.fifo"
@@ -80,13 +81,8 @@ def remove_dir(state_root: Path, container_id: str) -> None:
 
 def save(state_root: Path, state: ContainerState) -> None:
     """Write state.json atomically: a reader sees the old file or the new, never half."""
-    directory = container_dir(state_root, state.id)
-    temporary = directory / f".{STATE_FILE}.tmp"
-    with open(temporary, "w") as file:
-        json.dump(asdict(state), file)
-        file.flush()
-        os.fsync(file.fileno())
-    os.rename(temporary, directory / STATE_FILE)
+    path = container_dir(state_root, state.id) / STATE_FILE
+    write_atomically(path, json.dumps(asdict(state)), durable=True)
 
 
 def load(state_root: Path, container_id: str) -> ContainerState:
@@ -108,32 +104,18 @@ def status(state_root: Path, state: ContainerState) -> str:
 
 def is_alive(pid: int, start: int) -> bool:
     """Whether ``pid`` is the same, not yet exited process that started at ``start``."""
-    try:
-        current = process_start(pid)
-    except (FileNotFoundError, ProcessLookupError):  # ESRCH: reaped between open and read
-        return False
-    return current == start and _process_state(pid) not in ("Z", "X")
+    return is_running(pid, start)
 
 
 def process_start(pid: int) -> int:
-    """A process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat)."""
-    return int(_stat_fields(pid)[19])
-
-
-def _process_state(pid: int) -> str:
-    with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-        return _stat_fields(pid)[0]
-    return "X"
-
-
-def _stat_fields(pid: int) -> list[str]:
-    # The command name (field 2) may hold spaces and parentheses: split after its ")".
-    text = Path(f"/proc/{pid}/stat").read_text()
-    return text[text.rindex(")") + 2 :].split()
+    """A live process's start time in clock ticks since boot; ProcessLookupError if it
+    is gone or a zombie already."""
+    started = start_time(pid)
+    if started is None:
+        raise ProcessLookupError(errno.ESRCH, f"process {pid} has exited")
+    return started
 
 
 def write_pid_file(path: Path, pid: int) -> None:
     """Write ``pid`` to a caller's pid file atomically (runc's --pid-file)."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(str(pid))
-    os.rename(temporary, path)
+    write_atomically(path, str(pid))

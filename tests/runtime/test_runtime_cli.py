@@ -14,7 +14,7 @@ import pytest
 
 from engine import cgroups
 from engine.errors import InvalidArgumentError
-from engine.runtime.cli import parse_signal
+from engine.signals import parse_signal
 
 if TYPE_CHECKING:
     from tests.runtime.conftest import Console, Containers
@@ -101,7 +101,7 @@ def test_signal_names(text: str, number: int) -> None:
 
 @pytest.mark.parametrize("text", ["NOPE", "0", "999", "SIG"])
 def test_unknown_signals(text: str) -> None:
-    with pytest.raises(InvalidArgumentError, match="unknown signal"):
+    with pytest.raises(InvalidArgumentError, match="invalid signal"):
         parse_signal(text)
 
 

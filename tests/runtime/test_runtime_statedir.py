@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 
 import pytest
 
+from engine import process_identity
 from engine.runtime import statedir as states
 
 
@@ -15,8 +17,9 @@ def test_a_live_process_is_alive() -> None:
 
 
 def test_a_reaped_process_is_not() -> None:
-    process = subprocess.Popen(["true"])
+    process = subprocess.Popen(["sleep", "60"])
     start = states.process_start(process.pid)
+    process.kill()
     process.wait()
     assert not states.is_alive(process.pid, start)
 
@@ -24,10 +27,11 @@ def test_a_reaped_process_is_not() -> None:
 def test_a_process_reaped_while_its_stat_is_read_is_not(monkeypatch: pytest.MonkeyPatch) -> None:
     """/proc/<pid>/stat, opened before the reap and read after, says ESRCH, not ENOENT."""
 
-    def reaped(pid: int) -> list[str]:
-        raise ProcessLookupError(3, "No such process")
+    class Reaped(io.BytesIO):
+        def read(self, *_: object) -> bytes:
+            raise ProcessLookupError(3, "No such process")
 
-    monkeypatch.setattr(states, "_stat_fields", reaped)
+    monkeypatch.setattr(process_identity, "open", lambda *_: Reaped(), raising=False)
     assert not states.is_alive(os.getpid(), 1)
 
 
