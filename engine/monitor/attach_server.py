@@ -44,10 +44,6 @@ class AttachServer:
         selector.register(self._listener, selectors.EVENT_READ, self._accept)
         self.path = path
 
-    @property
-    def client_count(self) -> int:
-        return len(self._clients)
-
     def wait_for_client(self, timeout: float) -> bool:
         """Wait for a first client (so a foreground run misses no output); False on timeout."""
         self._listener.settimeout(timeout)

@@ -109,10 +109,6 @@ class NetworkStore:
         )
         return [Endpoint.from_row(row) for row in rows]
 
-    def endpoints_on(self, network_id: str) -> list[Endpoint]:
-        rows = self._db.query("SELECT * FROM endpoints WHERE network_id = ?", (network_id,))
-        return [Endpoint.from_row(row) for row in rows]
-
     def all_endpoints(self) -> list[Endpoint]:
         return [Endpoint.from_row(row) for row in self._db.query("SELECT * FROM endpoints")]
 
