@@ -21,16 +21,41 @@ BERTH = str(Path(sys.executable).with_name("berth"))
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
+ROOT = os.geteuid() == 0
+
+
+def require_root(what: str) -> None:
+    """Skip the calling test or fixture unless it runs as root, naming what needs it.
+
+    The fixtures that make real containers, mounts, cgroups or bridges call it, so every
+    test using them skips; a test that needs root by itself is marked
+    ``@pytest.mark.root("what needs it")`` (a module: ``pytestmark = ...``). Every other
+    test is pure and runs as any user.
+    """
+    if not ROOT:
+        pytest.skip(f"needs root: {what}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", 'root(what): needs root for "what" (containers, mounts, cgroups, nftables)'
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if os.geteuid() != 0:
-        skip = pytest.mark.skip(reason="berth's tests create real containers and need root")
-        for item in items:
-            item.add_marker(skip)
+    if ROOT:
+        return
+    for item in items:
+        marker = item.get_closest_marker("root")
+        if marker is not None:
+            what = marker.args[0] if marker.args else "see the test"
+            item.add_marker(pytest.mark.skip(reason=f"needs root: {what}"))
 
 
 @pytest.fixture
 def engine_paths(tmp_path: Path) -> Iterator[EnginePaths]:
     """A fresh engine root and run dir; afterwards nothing of them may stay mounted."""
+    require_root("a real engine (containers, overlay mounts, cgroups, bridges)")
     paths = EnginePaths(tmp_path / "root", tmp_path / "run")
     yield paths
     _force_clean(paths)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require_root
+
 
 @contextmanager
 def loop_device(backing: Path, size: int) -> Iterator[str]:
@@ -17,6 +19,7 @@ def loop_device(backing: Path, size: int) -> Iterator[str]:
     The test is skipped, naming why, where the host cannot make one; it is detached
     afterwards.
     """
+    require_root("a loop device")
     with backing.open("wb") as image:
         image.truncate(size)
     made = subprocess.run(["losetup", "--find", "--show", str(backing)], capture_output=True,

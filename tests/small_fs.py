@@ -9,10 +9,13 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.conftest import require_root
+
 
 @contextlib.contextmanager
 def small_tmpfs(directory: Path, options: str) -> Iterator[Path]:
     """``directory`` with a tmpfs mounted on it with ``options`` ("size=2m,nr_inodes=8")."""
+    require_root("a tmpfs mounted for the test")
     directory.mkdir(parents=True, exist_ok=True)
     subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(directory)], check=True)
     try:

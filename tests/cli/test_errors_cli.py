@@ -97,6 +97,7 @@ def test_a_file_error_names_the_file(engine_paths):
     assert result.stderr == 'berth: "/x/y": Permission denied\n'
 
 
+@pytest.mark.root("a tmpfs mounted for the test")
 def test_a_really_full_root(tmp_path):
     root = tmp_path / "small"
     root.mkdir()
@@ -189,6 +190,7 @@ def test_format_keeps_other_characters(berth):
     assert (result.returncode, result.stdout, result.stderr) == (0, "→ busybox\\x\n", "")
 
 
+@pytest.mark.root("the berth command, which refuses other users")
 def test_root_that_is_a_file(tmp_path):
     root = tmp_path / "file"
     root.write_text("")
@@ -339,6 +341,7 @@ def _unusable_root(tmp_path: Path, kind: str) -> Path:
         ("read-only", "the engine root is read-only (choose a writable --root)"),
     ],
 )
+@pytest.mark.root("the berth command, which refuses other users")
 def test_a_database_that_cannot_be_opened_is_named(tmp_path, kind, reason):
     root = _unusable_root(tmp_path, kind)
     try:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require_root
 from tests.e2e import leaks
 from tests.e2e.cli import Berth
 
@@ -69,6 +70,7 @@ def tear_down(berth: Berth) -> list[str]:
 @pytest.fixture
 def engines(tmp_path: Path) -> Iterator[Callable[[str], Berth]]:
     """Make engines on demand; afterwards each is emptied and must leave nothing behind."""
+    require_root("real containers run by the installed berth")
     made: list[Berth] = []
 
     def make(name: str = "e") -> Berth:

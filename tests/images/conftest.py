@@ -10,10 +10,12 @@ import pytest
 from engine.images import ImageService
 from engine.paths import EnginePaths
 from engine.state import Database
+from tests.conftest import require_root
 
 
 @pytest.fixture
 def paths(tmp_path: Path) -> EnginePaths:
+    require_root("layer extraction keeps owners, modes and device nodes (chown, mknod)")
     paths = EnginePaths(root=tmp_path / "root", runroot=tmp_path / "run")
     paths.ensure()
     return paths

@@ -184,6 +184,7 @@ def _upper(tmp_path: Path) -> Path:
     return upper
 
 
+@pytest.mark.root("an upper dir by hand: mknod, trusted.overlay xattrs")
 def test_the_tar_is_an_oci_layer_and_deterministic(tmp_path):
     upper = _upper(tmp_path)
     lower = tmp_path / "lower"
@@ -211,6 +212,7 @@ def test_the_tar_is_an_oci_layer_and_deterministic(tmp_path):
     )
 
 
+@pytest.mark.root("an upper dir by hand: mknod, trusted.overlay xattrs")
 def test_redirected_directories_are_refused(tmp_path):
     upper = tmp_path / "upper"
     (upper / "moved").mkdir(parents=True)

@@ -29,6 +29,7 @@ def extract(diff: Path, *members) -> int:
     return extract_layer(io.BytesIO(make_tar(*members)), diff)
 
 
+@pytest.mark.root("extraction: chown, mknod, trusted.* xattrs")
 def test_metadata_is_kept(diff):
     extract(
         diff,
@@ -46,6 +47,7 @@ def test_metadata_is_kept(diff):
     assert os.getxattr(diff / "usr/cap", "user.note") == b"kept"
 
 
+@pytest.mark.root("extraction: chown, mknod, trusted.* xattrs")
 def test_links_devices_and_fifos(diff):
     extract(
         diff,
@@ -70,6 +72,7 @@ def test_links_devices_and_fifos(diff):
     assert stat.S_ISFIFO(os.lstat(diff / "dev/pipe").st_mode)
 
 
+@pytest.mark.root("extraction: chown, mknod, trusted.* xattrs")
 def test_whiteouts_become_overlay_format(diff):
     extract(
         diff,
@@ -92,12 +95,14 @@ def test_whiteouts_become_overlay_format(diff):
     assert os.listdir(diff / "aufs") == []  # aufs bookkeeping means nothing to overlay
 
 
+@pytest.mark.root("extraction: chown, mknod, trusted.* xattrs")
 def test_a_layer_cannot_set_overlay_xattrs(diff):
     headers = {"SCHILY.xattr.trusted.overlay.redirect": "/etc", "SCHILY.xattr.user.ok": "1"}
     extract(diff, member("dir/", DIR, pax_headers=headers))
     assert os.listxattr(diff / "dir") == ["user.ok"]
 
 
+@pytest.mark.root("extraction: chown, mknod, trusted.* xattrs")
 def test_later_entries_replace_earlier_ones(diff):
     size = extract(
         diff,
@@ -116,11 +121,13 @@ def test_later_entries_replace_earlier_ones(diff):
     assert size == 3 + 2
 
 
+@pytest.mark.root("extraction: chown, mknod, trusted.* xattrs")
 def test_size_counts_hard_links_once(diff):
     size = extract(diff, member("a", data=b"x" * 100), member("b", HARDLINK, link="a"))
     assert size == 100
 
 
+@pytest.mark.root("extraction: chown, mknod, trusted.* xattrs")
 def test_names_are_normalized_inside_the_layer(diff):
     extract(diff, member("/abs/", DIR), member("/abs/file", data=b"a"),
             member("./dot/./x/../y", data=b"b"), member("./", DIR))  # fmt: skip
@@ -160,6 +167,7 @@ def outside(tmp_path: Path) -> Path:
          "hardlink-through-symlink", "hardlink-missing", "hardlink-to-dir", "under-a-file",
          "whiteout-dotdot", "whiteout-empty"],
 )  # fmt: skip
+@pytest.mark.root("extraction: chown, mknod, trusted.* xattrs")
 def test_extraction_never_leaves_the_layer(diff, outside, members, message):
     members = [(_aimed(info, outside), data) for info, data in members]
     with pytest.raises(InvalidArgumentError, match=re.escape(message)) as caught:
@@ -187,6 +195,7 @@ def test_host_errors_name_the_entry(diff):
         extract(diff, member(name, data=b"x"))
 
 
+@pytest.mark.root("extraction: chown, mknod, trusted.* xattrs")
 def test_mtime_defaults(diff):
     extract(diff, member("f", data=b"x"))
     assert os.lstat(diff / "f").st_mtime == MTIME

@@ -11,6 +11,7 @@ import pytest
 from engine.errors import NotFoundError
 from engine.images.extract import OPAQUE_XATTR
 from engine.images.layer_files import LayerChange, MergedEntry, layer_changes, merged_files
+from tests.conftest import require_root
 
 
 def build(root: Path, tree: dict[str, object]) -> Path:
@@ -36,6 +37,7 @@ def build(root: Path, tree: dict[str, object]) -> Path:
 
 @pytest.fixture
 def diffs(tmp_path: Path) -> list[Path]:
+    require_root("layer extraction keeps owners, modes and device nodes (chown, mknod)")
     base = build(tmp_path / "0", {
         "bin": None, "bin/sh": b"#!" * 50, "etc": None, "etc/passwd": b"root\n",
         "etc/group": b"root\n", "opt": None, "opt/a": b"a", "opt/b": None, "opt/b/c": b"c",

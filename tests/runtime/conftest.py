@@ -29,6 +29,7 @@ from engine import cgroups, runtime
 from engine.errors import NotFoundError
 from engine.linux import syscalls
 from engine.runtime.container import exit_status
+from tests.conftest import ROOT, require_root
 
 BERTH_RUNTIME = str(Path(sys.executable).with_name("berth-runtime"))
 BUSYBOX = Path("/bin/busybox")
@@ -243,6 +244,7 @@ def _captured_stdio() -> Iterator[dict[str, str]]:
 
 @pytest.fixture
 def containers(tmp_path: Path) -> Iterator[Containers]:
+    require_root("real containers (namespaces, mounts, cgroups)")
     manager = Containers(tmp_path, tmp_path / "state")
     try:
         yield manager
@@ -350,6 +352,8 @@ def subreaper() -> Iterator[None]:
 @pytest.fixture(scope="session", autouse=True)
 def _remove_test_cgroup_parents() -> Iterator[None]:
     yield
+    if not ROOT:
+        return
     for path in cgroups.get(CGROUP_PARENT).paths():
         with contextlib.suppress(FileNotFoundError):
             path.rmdir()

@@ -19,6 +19,7 @@ from engine import cgroups
 from engine.runtime import devicefilter, resources
 from engine.runtime.devicecgroup import DEFAULT_ALLOWED, DeviceRule
 from engine.runtime.devicefilter import DeviceException, Policy, effective
+from tests.conftest import require_root
 
 DENY_ALL = DeviceRule(False, "a")
 ALLOW_ALL = DeviceRule(True, "a")
@@ -88,6 +89,7 @@ needs_cgroup2 = pytest.mark.skipif(CGROUP2 is None, reason="the host has no cgro
 
 @pytest.fixture
 def scratch_cgroup() -> Iterator[Path]:
+    require_root("a scratch cgroup and a BPF device program")
     assert CGROUP2 is not None
     directory = CGROUP2 / f"berth-test-devices-{uuid.uuid4().hex[:8]}"
     directory.mkdir()

@@ -15,6 +15,7 @@ from engine import cgroups
 from engine.cgroups import Layout, Limits
 from engine.cgroups.v2 import WANTED_CONTROLLERS
 from engine.errors import InvalidArgumentError
+from tests.conftest import require_root
 
 LAYOUT = cgroups.detect()
 needs_v1 = pytest.mark.skipif(
@@ -37,6 +38,7 @@ FORK_LOOPS = "sleep 0.2; for i in 1 2 3 4 5; do (while :; do sleep 0.05; done) &
 
 @pytest.fixture
 def cgroup() -> Iterator[cgroups.Cgroup]:
+    require_root("a scratch cgroup")
     created = cgroups.create(f"berth-test/unit-{uuid.uuid4().hex[:8]}")
     try:
         yield created

@@ -42,6 +42,7 @@ def _in_child(body: Callable[[], bool]) -> bool:
     return os.waitstatus_to_exitcode(status) == 0
 
 
+@pytest.mark.root("mounts")
 def test_mount_new_api_takes_options_one_by_one(target: Path) -> None:
     syscalls.mount_new_api(
         "tmpfs", "scratch", str(target), [("size", "1m"), ("mode", "0700")], MS_RDONLY | MS_NOSUID
@@ -53,6 +54,7 @@ def test_mount_new_api_takes_options_one_by_one(target: Path) -> None:
     assert "size=1024k" in super_part and "mode=700" in super_part
 
 
+@pytest.mark.root("mounts")
 def test_mount_new_api_reports_a_refused_option(target: Path) -> None:
     with pytest.raises(OSError) as caught:
         syscalls.mount_new_api("tmpfs", "tmpfs", str(target), [("bogus", "1")])
@@ -67,6 +69,7 @@ def test_mount_new_api_refuses_flags_it_cannot_express(target: Path) -> None:
     assert caught.value.errno == errno.EINVAL
 
 
+@pytest.mark.root("mounts")
 def test_overlay_with_lowerdir_plus(tmp_path: Path, target: Path) -> None:
     lowers = []
     for index in range(3):
@@ -90,6 +93,7 @@ def test_overlay_with_lowerdir_plus(tmp_path: Path, target: Path) -> None:
     assert sorted(os.listdir(target)) == ["file", "only0", "only1", "only2"]
 
 
+@pytest.mark.root("mounts")
 def test_mount_and_umount(tmp_path: Path, target: Path) -> None:
     source = tmp_path / "source"
     source.mkdir()
@@ -102,6 +106,7 @@ def test_mount_and_umount(tmp_path: Path, target: Path) -> None:
         syscalls.umount2(str(target))
 
 
+@pytest.mark.root("new namespaces")
 def test_unshare_and_sethostname_stay_in_the_namespace() -> None:
     host = socket.gethostname()
 
@@ -114,6 +119,7 @@ def test_unshare_and_sethostname_stay_in_the_namespace() -> None:
     assert socket.gethostname() == host
 
 
+@pytest.mark.root("new namespaces")
 def test_setns_joins_a_namespace() -> None:
     def join_own() -> bool:
         own = os.open("/proc/self/ns/uts", os.O_RDONLY)
@@ -125,6 +131,7 @@ def test_setns_joins_a_namespace() -> None:
     assert _in_child(join_own)
 
 
+@pytest.mark.root("new namespaces")
 def test_loopback_comes_up_in_a_new_network_namespace() -> None:
     def bring_up() -> bool:
         syscalls.unshare(syscalls.CLONE_NEWNET)

@@ -20,6 +20,7 @@ import pytest
 from engine import cgroups
 from engine.cgroups import Layout, Limits, V1Cgroup
 from engine.runtime import resources
+from tests.conftest import require_root
 from tests.runtime.conftest import BERTH_RUNTIME, CGROUP_PARENT
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ needs_pids_v1 = pytest.mark.skipif(
 @pytest.fixture
 def without_pids() -> Iterator[V1Cgroup]:
     """A new cgroup on every hierarchy of this host but the pids one; removed after."""
+    require_root("a scratch cgroup")
     hierarchies = [h for h in cgroups.mounted_hierarchies(LAYOUT) if "pids" not in h.controllers]
     cgroup = V1Cgroup(f"{CGROUP_PARENT}/{uuid.uuid4().hex[:12]}", LAYOUT, hierarchies)
     cgroup.create()
@@ -73,6 +75,7 @@ def test_a_note_reads_back_as_its_limit_and_why(without_pids: V1Cgroup) -> None:
     assert found == ("pids", note.removeprefix(PIDS_NOTE))
 
 
+@pytest.mark.root("a scratch cgroup")
 @pytest.mark.cgroup2
 def test_apply_returns_nothing_when_everything_applies() -> None:
     cgroup = cgroups.create(f"{CGROUP_PARENT}/{uuid.uuid4().hex[:12]}")
@@ -83,6 +86,7 @@ def test_apply_returns_nothing_when_everything_applies() -> None:
         cgroup.remove()
 
 
+@pytest.mark.root("a scratch cgroup")
 @pytest.mark.cgroup2
 def test_unapplied_tries_on_a_scratch_cgroup_it_removes() -> None:
     parent = cgroups.create(f"{CGROUP_PARENT}/{uuid.uuid4().hex[:12]}")

@@ -12,6 +12,7 @@ import pytest
 
 from engine.errors import InvalidArgumentError
 from engine.images.extract import extract_layer
+from tests.conftest import require_root
 from tests.images.tarballs import make_tar, member
 
 HUGE = 1 << 40  # 1 TiB of holes
@@ -20,6 +21,7 @@ HUGE = 1 << 40  # 1 TiB of holes
 @pytest.fixture
 def host(tmp_path: Path) -> Path:
     """A stand-in for the host's file system around the layer directory."""
+    require_root("layer extraction keeps owners, modes and device nodes (chown, mknod)")
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc" / "passwd").write_text("root:x:0:0::/root:/bin/sh\n")
     (tmp_path / "layer" / "diff").mkdir(parents=True)

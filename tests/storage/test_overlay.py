@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 
 from engine.storage import overlay
+from tests.conftest import require_root
 
 LAYERS = 120  # ~120 full paths of 60+ bytes: far beyond 4 KiB of options
 
 
 @pytest.fixture
 def layers(tmp_path: Path):
+    require_root("overlay mounts")
     links = tmp_path / "l"
     links.mkdir()
     lowers, shorts = [], []

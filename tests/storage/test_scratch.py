@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from engine.process_identity import start_time
 from engine.storage import scratch
 from tests.conftest import BERTH
@@ -49,6 +51,7 @@ def test_only_what_dead_owners_left_is_collected(tmp_path):
     assert (mine / "diff").is_dir()
 
 
+@pytest.mark.root("a bind mount")
 def test_a_mount_below_is_detached_not_emptied(tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
