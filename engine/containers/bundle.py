@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -69,7 +68,7 @@ def _write_config(bundle: Path, container: Container, image: Image, rootfs: Path
         resources=oci_resources(options),
     )
     secure(config, options, user.uid)
-    _write_atomically(bundle / "config.json", json.dumps(config, indent=2))
+    _write_atomically(bundle / "config.json", config.to_json())
 
 
 def _write_etc_files(bundle: Path, hostname: str, network: ContainerNetwork) -> dict[str, str]:

@@ -3,7 +3,8 @@
 Docker's defaults, and its flags' meanings (--cap-add/--cap-drop, --privileged,
 --security-opt, --read-only, --tmpfs, --ulimit, --device), turned into the OCI config
 the runtime enforces. :func:`secure` is applied to the config :mod:`engine.containers.spec`
-writes; nothing here touches the kernel, except reading the host's /dev for devices.
+builds (:mod:`engine.ocispec`'s model); nothing here touches the kernel, except reading
+the host's /dev for devices.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from importlib import resources as package_files
 from typing import Any
 
+from engine import ocispec as oci
 from engine.containers.model import CreateOptions
 from engine.containers.user import MAX_ID
 from engine.errors import InvalidArgumentError, UnsupportedError
@@ -76,16 +78,17 @@ class SecurityOptions:
     seccomp: dict[str, Any] | None = None
 
 
-def secure(config: dict[str, Any], options: CreateOptions, uid: int) -> None:
+def secure(config: oci.Spec, options: CreateOptions, uid: int) -> None:
     """Add the container's confinement to ``config``, an OCI config for ``options``."""
-    process, linux = config["process"], config["linux"]
+    process, linux = config.process, config.linux
+    assert process is not None and linux is not None and config.root is not None
     caps = capabilities(options, privileged=options.privileged)
-    process["capabilities"] = capability_sets(caps, options.cap_add, uid)
+    process.capabilities = oci.Capabilities(**capability_sets(caps, options.cap_add, uid))
     security = parse_security_options(options.security_opt)
-    process["noNewPrivileges"] = security.no_new_privileges
-    process["rlimits"] = merge_ulimits(process.get("rlimits", []), options.ulimits)
-    config["root"]["readonly"] = options.read_only
-    config["mounts"] += [tmpfs_mount(entry) for entry in options.tmpfs]
+    process.no_new_privileges = security.no_new_privileges
+    process.rlimits = merge_ulimits(process.rlimits or [], options.ulimits)
+    config.root.readonly = options.read_only
+    config.mounts = (config.mounts or []) + [tmpfs_mount(entry) for entry in options.tmpfs]
     devices = [device_node(entry) for entry in options.devices]
     rules = [_rule(False, "a", None, None, "rwm")]
     if options.privileged:
@@ -95,11 +98,13 @@ def secure(config: dict[str, Any], options: CreateOptions, uid: int) -> None:
     else:
         rules += [_rule(True, *allowed) for allowed in _ALLOWED_DEVICES]
         if security.seccomp is not None:
-            linux["seccomp"] = oci_seccomp(security.seccomp, caps)
-    rules += [_rule(True, node["type"], node["major"], node["minor"], access)
+            linux.seccomp = oci_seccomp(security.seccomp, caps)
+    rules += [_rule(True, node.type, node.major, node.minor, access)
               for node, access in devices if access]  # fmt: skip
-    linux["devices"] = [node for node, _ in devices]
-    linux.setdefault("resources", {})["devices"] = rules
+    linux.devices = [node for node, _ in devices]
+    if linux.resources is None:
+        linux.resources = oci.Resources()
+    linux.resources.devices = rules
 
 
 def check(options: CreateOptions) -> None:
@@ -196,7 +201,7 @@ def default_seccomp_profile() -> dict[str, Any]:
     return json.loads(text)
 
 
-def oci_seccomp(profile: dict[str, Any], caps: list[str]) -> dict[str, Any]:
+def oci_seccomp(profile: dict[str, Any], caps: list[str]) -> oci.Seccomp:
     """A Docker-format profile as linux.seccomp, for this host and these capabilities.
 
     As Docker does: architectures from archMap for the host's, and only the rules whose
@@ -217,7 +222,7 @@ def oci_seccomp(profile: dict[str, Any], caps: list[str]) -> dict[str, Any]:
               "syscalls": rules}  # fmt: skip
     if "defaultErrnoRet" in profile:
         config["defaultErrnoRet"] = profile["defaultErrnoRet"]
-    return config
+    return oci.Seccomp.from_dict(config, "linux.seccomp")
 
 
 def _applies(rule: dict[str, Any], caps: set[str], arch: str) -> bool:
@@ -245,18 +250,18 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(numbers)
 
 
-def _unconfine(config: dict[str, Any]) -> None:
+def _unconfine(config: oci.Spec) -> None:
     """--privileged: no masked or read-only paths, and /sys (and its cgroups) writable."""
-    linux = config["linux"]
-    linux["maskedPaths"], linux["readonlyPaths"] = [], []
-    for mount in config["mounts"]:
-        if mount["destination"] in ("/sys", "/sys/fs/cgroup"):
-            mount["options"] = [option for option in mount["options"] if option != "ro"]
+    assert config.linux is not None
+    config.linux.masked_paths, config.linux.readonly_paths = [], []
+    for mount in config.mounts or []:
+        if mount.destination in ("/sys", "/sys/fs/cgroup"):
+            mount.options = [option for option in mount.options or [] if option != "ro"]
 
 
-def merge_ulimits(rlimits: list[dict[str, Any]], ulimits: list[str]) -> list[dict[str, Any]]:
+def merge_ulimits(rlimits: list[oci.Rlimit], ulimits: list[str]) -> list[oci.Rlimit]:
     """The default rlimits with --ulimit NAME=SOFT[:HARD] entries replacing their kind."""
-    merged = {entry["type"]: entry for entry in rlimits}
+    merged = {entry.type: entry for entry in rlimits}
     for entry in ulimits:
         name, _, limits = entry.partition("=")
         soft, _, hard = limits.partition(":")
@@ -269,11 +274,11 @@ def merge_ulimits(rlimits: list[dict[str, Any]], ulimits: list[str]) -> list[dic
             raise InvalidArgumentError(f'invalid --ulimit "{entry}" (NAME=SOFT[:HARD])')
         if values[0] > values[1]:
             raise InvalidArgumentError(f'--ulimit "{entry}": soft limit exceeds the hard one')
-        merged[kind] = {"type": kind, "soft": values[0], "hard": values[1]}
+        merged[kind] = oci.Rlimit(type=kind, hard=values[1], soft=values[0])
     return list(merged.values())
 
 
-def tmpfs_mount(entry: str) -> dict[str, Any]:
+def tmpfs_mount(entry: str) -> oci.Mount:
     """--tmpfs PATH[:OPTIONS]: a tmpfs, nosuid, nodev and noexec unless OPTIONS say otherwise."""
     destination, _, options = entry.partition(":")
     if not destination.startswith("/"):
@@ -281,8 +286,7 @@ def tmpfs_mount(entry: str) -> dict[str, Any]:
     # "defaults" means nothing more, as in Docker; the kernel's tmpfs would refuse it
     extra = [_tmpfs_option(entry, option) for option in options.split(",")
              if option not in ("", "defaults")]  # fmt: skip
-    return {"destination": destination, "type": "tmpfs", "source": "tmpfs",
-            "options": _TMPFS_DEFAULTS + extra}  # fmt: skip
+    return oci.Mount(destination, "tmpfs", "tmpfs", _TMPFS_DEFAULTS + extra)
 
 
 def _tmpfs_option(entry: str, option: str) -> str:
@@ -339,7 +343,7 @@ _TMPFS_VALUES = {
 }
 
 
-def device_node(entry: str) -> tuple[dict[str, Any], str]:
+def device_node(entry: str) -> tuple[oci.Device, str]:
     """--device HOST[:CONTAINER][:PERMISSIONS]: the linux.devices node and its access."""
     host, inside, access = _device_parts(entry)
     try:
@@ -379,7 +383,7 @@ def _bad_device(entry: str, reason: str) -> InvalidArgumentError:
     return InvalidArgumentError(f'invalid argument "{entry}" for "--device" flag: {reason}')
 
 
-def host_devices() -> list[tuple[dict[str, Any], str]]:
+def host_devices() -> list[tuple[oci.Device, str]]:
     """Every device node of the host's /dev, for --privileged."""
     found = []
     for directory, subdirectories, files in os.walk("/dev"):
@@ -397,23 +401,18 @@ def host_devices() -> list[tuple[dict[str, Any], str]]:
     return found
 
 
-def _node(path: str, info: os.stat_result) -> dict[str, Any]:
-    return {
-        "path": path,
-        "type": "c" if stat.S_ISCHR(info.st_mode) else "b",
-        "major": os.major(info.st_rdev),
-        "minor": os.minor(info.st_rdev),
-        "fileMode": stat.S_IMODE(info.st_mode),
-        "uid": info.st_uid,
-        "gid": info.st_gid,
-    }
+def _node(path: str, info: os.stat_result) -> oci.Device:
+    return oci.Device(
+        path=path,
+        type="c" if stat.S_ISCHR(info.st_mode) else "b",
+        major=os.major(info.st_rdev),
+        minor=os.minor(info.st_rdev),
+        file_mode=stat.S_IMODE(info.st_mode),
+        uid=info.st_uid,
+        gid=info.st_gid,
+    )
 
 
 def _rule(allow: bool, kind: str, major: int | None, minor: int | None,
-          access: str) -> dict[str, Any]:  # fmt: skip
-    rule: dict[str, Any] = {"allow": allow, "type": kind, "access": access}
-    if major is not None:
-        rule["major"] = major
-    if minor is not None:
-        rule["minor"] = minor
-    return rule
+          access: str) -> oci.DeviceRule:  # fmt: skip
+    return oci.DeviceRule(allow=allow, type=kind, major=major, minor=minor, access=access)

@@ -1,7 +1,8 @@
 """The OCI runtime config (config.json) of a container.
 
 This is the contract between the engine and the runtime: everything the runtime
-needs is here, and it knows nothing of images, names or networks.
+needs is here, and it knows nothing of images, names or networks. It is built as
+:mod:`engine.ocispec`'s model, the one berth's runtime reads it into.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import resource
 from dataclasses import dataclass
 from typing import Any
 
+from engine import ocispec as oci
 from engine.containers.user import ProcessUser
-
-OCI_VERSION = "1.0.2"
+from engine.ocispec import OCI_VERSION
 
 # Docker's defaults: paths a container must not read or must not change.
 MASKED_PATHS = (
@@ -39,11 +40,11 @@ class ProcessSpec:
     terminal: bool = False
 
 
-def _mount(destination: str, fstype: str, source: str, options: list[str]) -> dict[str, Any]:
-    return {"destination": destination, "type": fstype, "source": source, "options": options}
+def _mount(destination: str, fstype: str, source: str, options: list[str]) -> oci.Mount:
+    return oci.Mount(destination, fstype, source, options)
 
 
-def default_mounts() -> list[dict[str, Any]]:
+def default_mounts() -> list[oci.Mount]:
     """The file systems every container gets, in mount order."""
     return [
         _mount("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]),
@@ -65,53 +66,55 @@ def default_mounts() -> list[dict[str, Any]]:
     ]
 
 
-def etc_mounts(files: dict[str, str]) -> list[dict[str, Any]]:
+def etc_mounts(files: dict[str, str]) -> list[oci.Mount]:
     """Bind mounts of the per-container /etc files (hostname, hosts, resolv.conf)."""
     return [_mount(dest, "bind", source, ["rbind", "rprivate"]) for dest, source in files.items()]
 
 
-def default_rlimits() -> list[dict[str, Any]]:
+def default_rlimits() -> list[oci.Rlimit]:
     """RLIMIT_NOFILE as podman sets it, never above the host's own hard limit."""
     _, host_hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     limit = (
         _DEFAULT_NOFILE if host_hard == resource.RLIM_INFINITY else min(_DEFAULT_NOFILE, host_hard)
     )
-    return [{"type": "RLIMIT_NOFILE", "hard": limit, "soft": limit}]
+    return [oci.Rlimit(type="RLIMIT_NOFILE", hard=limit, soft=limit)]
 
 
 def runtime_config(
-    process: ProcessSpec, *, rootfs: str, cgroups_path: str, extra_mounts: list[dict[str, Any]],
+    process: ProcessSpec, *, rootfs: str, cgroups_path: str, extra_mounts: list[oci.Mount],
     network: dict[str, Any] | None, resources: dict[str, Any] | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> oci.Spec:  # fmt: skip
     """A complete OCI config for one container; ``resources``: linux.resources, if any.
 
     ``network`` is the network namespace's entry (a ``path`` joins one the engine wired);
     None shares the host's network.
     """
-    return {
-        "ociVersion": OCI_VERSION,
-        "process": {
-            "terminal": process.terminal,
-            "user": {
-                "uid": process.user.uid,
-                "gid": process.user.gid,
-                "additionalGids": list(process.user.additional_gids),
-            },
-            "args": process.args,
-            "env": process.env,
-            "cwd": process.cwd,
-            "rlimits": default_rlimits(),
-            "noNewPrivileges": False,
-        },
-        "root": {"path": rootfs, "readonly": False},
-        "hostname": process.hostname,
-        "mounts": default_mounts() + extra_mounts,
-        "linux": {
-            "namespaces": [{"type": kind} for kind in _NAMESPACES if kind != "network"]
-            + ([network] if network else []),
-            "cgroupsPath": cgroups_path,
-            "maskedPaths": list(MASKED_PATHS),
-            "readonlyPaths": list(READONLY_PATHS),
-            "resources": resources or {},
-        },
-    }
+    namespaces = [oci.Namespace(kind) for kind in _NAMESPACES if kind != "network"]
+    if network:
+        namespaces.append(oci.Namespace.from_dict(network, "linux.namespaces[]"))
+    return oci.Spec(
+        oci_version=OCI_VERSION,
+        process=oci.Process(
+            terminal=process.terminal,
+            user=oci.User(
+                uid=process.user.uid,
+                gid=process.user.gid,
+                additional_gids=list(process.user.additional_gids),
+            ),
+            args=list(process.args),
+            env=list(process.env),
+            cwd=process.cwd,
+            rlimits=default_rlimits(),
+            no_new_privileges=False,
+        ),
+        root=oci.Root(path=rootfs, readonly=False),
+        hostname=process.hostname,
+        mounts=default_mounts() + extra_mounts,
+        linux=oci.Linux(
+            namespaces=namespaces,
+            cgroups_path=cgroups_path,
+            masked_paths=list(MASKED_PATHS),
+            readonly_paths=list(READONLY_PATHS),
+            resources=oci.Resources.from_dict(resources or {}, "linux.resources"),
+        ),
+    )

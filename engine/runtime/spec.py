@@ -1,7 +1,9 @@
 """Load and check an OCI bundle's config.json (runtime-spec v1.x).
 
-Only the fields berth honours are read; a field it cannot honour is refused here, with
-a message naming it, rather than silently ignored.
+The JSON is read into :mod:`engine.ocispec`'s model, which holds the fields berth
+honours and refuses any other with a message naming it, rather than ignore it; what is
+checked here is what only the runtime can judge, and the result is in the runtime's own
+types (a Process with capability masks, Limits, device rules).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine import ocispec as oci
 from engine.cgroups import Limits
 from engine.errors import InvalidArgumentError, UnsupportedError
 from engine.linux import syscalls
@@ -130,7 +133,11 @@ class Spec:
 
 
 def load(bundle: Path, container_id: str) -> Spec:
-    """The checked config of ``bundle``; InvalidArgumentError says what is wrong."""
+    """The checked config of ``bundle``; InvalidArgumentError says what is wrong.
+
+    :mod:`engine.ocispec` reads the JSON (refusing a field berth cannot honour, by name);
+    the checks only the runtime can make, and its own types, are here.
+    """
     path = bundle / "config.json"
     try:
         config = json.loads(path.read_text())
@@ -140,138 +147,108 @@ def load(bundle: Path, container_id: str) -> Spec:
         raise InvalidArgumentError(f"cannot read {path}: {error}") from None
     if not isinstance(config, dict):
         raise InvalidArgumentError(f"{path}: not a JSON object")
-    return _Parser(bundle).spec(config, container_id)
+    return from_model(oci.Spec.from_dict(config), bundle, container_id)
 
 
-class _Parser:
-    def __init__(self, bundle: Path) -> None:
-        self.bundle = bundle
-
-    def spec(self, config: dict[str, Any], container_id: str) -> Spec:
-        version = _get(config, "ociVersion", str)
-        if not version.startswith("1."):
-            raise InvalidArgumentError(f"config.json: unsupported ociVersion {version!r}")
-        root = _get(config, "root", dict)
-        linux = _get(config, "linux", dict, {})
-        spec = Spec(
-            oci_version=version,
-            root=self.bundle / _get(root, "path", str, where="root.path"),
-            root_readonly=_get(root, "readonly", bool, False, where="root.readonly"),
-            process=load_process(_get(config, "process", dict)),
-            cgroups_path=_cgroups_path(linux, container_id),
-            hostname=_get(config, "hostname", str, None) or None,
-            domainname=_get(config, "domainname", str, None) or None,
-            mounts=tuple(_mount(entry) for entry in _get(config, "mounts", list, [])),
-            namespaces=_namespaces(_get(linux, "namespaces", list, [], where="linux.namespaces")),
-            devices=tuple(_device(entry) for entry in _get(linux, "devices", list, [])),
-            masked_paths=tuple(_get(linux, "maskedPaths", list, [])),
-            readonly_paths=tuple(_get(linux, "readonlyPaths", list, [])),
-            sysctl=_get(linux, "sysctl", dict, {}),
-            rootfs_propagation=_propagation(linux),
-            seccomp=_get(linux, "seccomp", dict, None, where="linux.seccomp"),
-            annotations=_get(config, "annotations", dict, {}),
-            resources=resources.parse(_get(linux, "resources", dict, {})),
-            device_rules=devicecgroup.parse(
-                _get(_get(linux, "resources", dict, {}), "devices", list, [])
-            ),
-        )
-        _check_namespaces(spec)
-        _check_sysctls(spec)
-        return spec
+def from_model(config: oci.Spec, bundle: Path, container_id: str) -> Spec:
+    """The runtime's Spec of a config read into the model (paths relative to ``bundle``)."""
+    if not config.oci_version.startswith("1."):
+        raise InvalidArgumentError(f"config.json: unsupported ociVersion {config.oci_version!r}")
+    root = _required(config.root, "root")
+    linux = config.linux or oci.Linux()
+    limits = linux.resources or oci.Resources()
+    masked, readonly = linux.masked_paths or [], linux.readonly_paths or []
+    spec = Spec(
+        oci_version=config.oci_version,
+        root=bundle / root.path,
+        root_readonly=bool(root.readonly),
+        process=process_of(_required(config.process, "process")),
+        cgroups_path=_cgroups_path(linux.cgroups_path, container_id),
+        hostname=config.hostname or None,
+        domainname=config.domainname or None,
+        mounts=tuple(_mount(mount) for mount in config.mounts or []),
+        namespaces=_namespaces(linux.namespaces or []),
+        devices=tuple(_device(device) for device in linux.devices or []),
+        masked_paths=tuple(masked),
+        readonly_paths=tuple(readonly),
+        sysctl=dict(linux.sysctl or {}),
+        rootfs_propagation=_propagation(linux.rootfs_propagation),
+        seccomp=linux.seccomp.to_dict() if linux.seccomp else None,
+        annotations=dict(config.annotations or {}),
+        resources=resources.parse(limits.to_dict()),
+        device_rules=devicecgroup.parse([rule.to_dict() for rule in limits.devices or []]),
+    )
+    _check_namespaces(spec)
+    _check_sysctls(spec)
+    return spec
 
 
 def load_process(process: dict[str, Any]) -> Process:
     """A checked OCI process object: config.json's, or one given to exec."""
-    args = _get(process, "args", list, where="process.args")
-    if not args or not all(isinstance(arg, str) for arg in args):
+    return process_of(oci.Process.from_dict(process, "process"))
+
+
+def process_of(process: oci.Process) -> Process:
+    """The runtime's Process of the model's, checked."""
+    if not process.args:
         raise InvalidArgumentError("config.json: process.args must list the command to run")
-    cwd = _get(process, "cwd", str, where="process.cwd")
-    if not cwd.startswith("/"):
-        raise InvalidArgumentError(f"config.json: process.cwd {cwd!r} must be absolute")
+    if not process.cwd.startswith("/"):
+        raise InvalidArgumentError(f"config.json: process.cwd {process.cwd!r} must be absolute")
+    user = process.user or oci.User()
+    size = process.console_size
+    sets = process.capabilities
     return Process(
-        args=tuple(args),
-        env=tuple(_get(process, "env", list, [], where="process.env")),
-        cwd=cwd,
-        user=_user(_get(process, "user", dict, {}, where="process.user")),
-        terminal=_get(process, "terminal", bool, False, where="process.terminal"),
-        console_size=_console_size(process),
-        rlimits=tuple(_rlimit(entry) for entry in _get(process, "rlimits", list, [])),
-        no_new_privileges=_get(process, "noNewPrivileges", bool, False),
-        capabilities=_capabilities(process),
+        args=tuple(process.args),
+        env=tuple(process.env or ()),
+        cwd=process.cwd,
+        user=User(
+            uid=user.uid,
+            gid=user.gid,
+            additional_gids=tuple(user.additional_gids or ()),
+            umask=0o022 if user.umask is None else user.umask,
+        ),
+        terminal=bool(process.terminal),
+        console_size=None if size is None else (size.height, size.width),
+        rlimits=tuple(_rlimit(rlimit) for rlimit in process.rlimits or []),
+        no_new_privileges=bool(process.no_new_privileges),
+        capabilities=None if sets is None else capabilities.parse(sets.to_dict()),
     )
 
 
-def _capabilities(process: dict[str, Any]) -> capabilities.Capabilities | None:
-    sets = _get(process, "capabilities", dict, None, where="process.capabilities")
-    return None if sets is None else capabilities.parse(sets)
-
-
-_MISSING: Any = object()
-
-
-def _get(mapping: dict[str, Any], key: str, kind: type, default: Any = _MISSING,
-         *, where: str | None = None) -> Any:  # fmt: skip
-    where = where or key
-    value = mapping.get(key, _MISSING)
-    if value is _MISSING or value is None:
-        if default is _MISSING:
-            raise InvalidArgumentError(f"config.json: {where} is required")
-        return default
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise InvalidArgumentError(f"config.json: {where} must be a {kind.__name__}")
+def _required(value: Any, where: str) -> Any:
+    if value is None:
+        raise InvalidArgumentError(f"config.json: {where} is required")
     return value
 
 
-def _user(user: dict[str, Any]) -> User:
-    gids = _get(user, "additionalGids", list, [], where="process.user.additionalGids")
-    return User(
-        uid=_get(user, "uid", int, 0, where="process.user.uid"),
-        gid=_get(user, "gid", int, 0, where="process.user.gid"),
-        additional_gids=tuple(int(gid) for gid in gids),
-        umask=_get(user, "umask", int, 0o022, where="process.user.umask"),
-    )
-
-
-def _console_size(process: dict[str, Any]) -> tuple[int, int] | None:
-    size = _get(process, "consoleSize", dict, None, where="process.consoleSize")
-    if size is None:
-        return None
-    height = _get(size, "height", int, where="process.consoleSize.height")
-    return height, _get(size, "width", int, where="process.consoleSize.width")
-
-
-def _rlimit(entry: dict[str, Any]) -> Rlimit:
-    name = _get(entry, "type", str, where="process.rlimits[].type")
+def _rlimit(rlimit: oci.Rlimit) -> Rlimit:
+    name, soft, hard = rlimit.type, rlimit.soft, rlimit.hard
     if not name.startswith("RLIMIT_") or not hasattr(resource, name):
         raise InvalidArgumentError(f"config.json: unknown rlimit {name!r}")
-    soft = _get(entry, "soft", int, where=f"rlimit {name} soft")
-    hard = _get(entry, "hard", int, where=f"rlimit {name} hard")
     if soft > hard:
         raise InvalidArgumentError(f"config.json: rlimit {name}: soft {soft} exceeds hard {hard}")
     return Rlimit(name, soft, hard)
 
 
-def _mount(entry: dict[str, Any]) -> Mount:
-    destination = _get(entry, "destination", str, where="mounts[].destination")
+def _mount(entry: oci.Mount) -> Mount:
+    destination = entry.destination
     if not destination.startswith("/"):
         raise InvalidArgumentError(f"config.json: mount destination {destination!r} is relative")
-    options = _get(entry, "options", list, [], where=f"options of mount {destination}")
-    mount = Mount(destination, _get(entry, "type", str, ""), _get(entry, "source", str, ""),
-                  tuple(options))  # fmt: skip
+    mount = Mount(destination, entry.type or "", entry.source or "", tuple(entry.options or ()))
     if not mount.type and not mount.is_bind:
         raise InvalidArgumentError(f"config.json: mount {destination} has no type")
     return mount
 
 
-def _namespaces(entries: list[dict[str, Any]]) -> tuple[Namespace, ...]:
+def _namespaces(entries: list[oci.Namespace]) -> tuple[Namespace, ...]:
     namespaces = []
     for entry in entries:
-        kind = _get(entry, "type", str, where="linux.namespaces[].type")
+        kind = entry.type
         if kind not in NAMESPACE_FLAGS:
             raise UnsupportedError(f"config.json: {kind} namespaces are not supported")
         if any(ns.type == kind for ns in namespaces):
             raise InvalidArgumentError(f"config.json: the {kind} namespace is listed twice")
-        namespaces.append(Namespace(kind, _get(entry, "path", str, None) or None))
+        namespaces.append(Namespace(kind, entry.path or None))
     return tuple(namespaces)
 
 
@@ -329,15 +306,13 @@ def _is_hosts(kind: str, path: str) -> bool:
     return (joined.st_dev, joined.st_ino) == (ours.st_dev, ours.st_ino)
 
 
-def _propagation(linux: dict[str, Any]) -> str | None:
-    value = _get(linux, "rootfsPropagation", str, None, where="linux.rootfsPropagation")
+def _propagation(value: str | None) -> str | None:
     if value and value not in PROPAGATION:
         raise InvalidArgumentError(f"config.json: unknown rootfsPropagation {value!r}")
     return value or None
 
 
-def _cgroups_path(linux: dict[str, Any], container_id: str) -> str:
-    path = _get(linux, "cgroupsPath", str, None, where="linux.cgroupsPath")
+def _cgroups_path(path: str | None, container_id: str) -> str:
     if not path:
         return f"{DEFAULT_CGROUP_PARENT}/{container_id}"
     if ":" in path:
@@ -345,17 +320,17 @@ def _cgroups_path(linux: dict[str, Any], container_id: str) -> str:
     return path
 
 
-def _device(entry: dict[str, Any]) -> Device:
-    path = _get(entry, "path", str, where="linux.devices[].path")
-    kind = _get(entry, "type", str, where=f"type of device {path}")
-    if kind not in DEVICE_TYPES:
-        raise InvalidArgumentError(f"config.json: device {path} has unknown type {kind!r}")
+def _device(entry: oci.Device) -> Device:
+    if entry.type not in DEVICE_TYPES:
+        raise InvalidArgumentError(
+            f"config.json: device {entry.path} has unknown type {entry.type!r}"
+        )
     return Device(
-        path=path,
-        type=kind,
-        major=_get(entry, "major", int, 0),
-        minor=_get(entry, "minor", int, 0),
-        file_mode=_get(entry, "fileMode", int, 0o666),
-        uid=_get(entry, "uid", int, 0),
-        gid=_get(entry, "gid", int, 0),
+        path=entry.path,
+        type=entry.type,
+        major=entry.major or 0,
+        minor=entry.minor or 0,
+        file_mode=0o666 if entry.file_mode is None else entry.file_mode,
+        uid=entry.uid or 0,
+        gid=entry.gid or 0,
     )
