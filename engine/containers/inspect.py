@@ -53,6 +53,7 @@ def container_inspect(
         "Platform": "linux",
         "HostConfig": {
             "AutoRemove": options.auto_remove,
+            "Runtime": container.runtime,
             "RestartPolicy": {"Name": policy.name, "MaximumRetryCount": policy.maximum_retries},
             "LogConfig": {"Type": "json-file", "Config": _log_config(options)},
             **host_config(options),

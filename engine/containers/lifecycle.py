@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine import runtimes
 from engine.containers.bundle import container_dirs
 from engine.containers.model import Container
 from engine.errors import BerthError, ContainerStartError
@@ -50,7 +51,9 @@ def spawn_monitor(
     def config(ready_write: int) -> str:
         return MonitorConfig(
             container_id=container.id, bundle=str(bundle), rootfs=str(container_dirs(bundle)[2]),
-            runtime_root=str(paths.runtime_state), socket=socket, log=str(bundle / "ctr.log"),
+            runtime=container.runtime,
+            runtime_root=str(runtimes.state_root(container.runtime, paths.runroot)),
+            socket=socket, log=str(bundle / "ctr.log"),
             run_dir=str(paths.container_run_dir(container.id)),
             exit_command=exit_command(paths, container.id), tty=options.tty,
             open_stdin=options.interactive,
@@ -65,15 +68,17 @@ def spawn_monitor(
 
 def spawn_exec_monitor(
     paths: EnginePaths, container_id: str, process: dict, *, wait_for_attach: bool,
-    terminal_size: tuple[int, int] | None = None,
+    terminal_size: tuple[int, int] | None = None, runtime: str = runtimes.BUILTIN,
 ) -> MonitorHandle:  # fmt: skip
-    """Start an exec monitor, which starts ``process`` in the running container."""
+    """Start an exec monitor, which starts ``process`` in the running container
+    (created by OCI runtime ``runtime``)."""
     socket = str(paths.container_run_dir(container_id) / f"exec-{secrets.token_hex(8)}"
                  / "attach.sock")  # fmt: skip
 
     def config(ready_write: int) -> str:
         return ExecConfig(
-            container_id=container_id, runtime_root=str(paths.runtime_state), socket=socket,
+            container_id=container_id, runtime=runtime,
+            runtime_root=str(runtimes.state_root(runtime, paths.runroot)), socket=socket,
             process=process, wait_for_attach=wait_for_attach, terminal_size=terminal_size,
             ready_fd=ready_write,
         ).to_json()  # fmt: skip

@@ -58,6 +58,8 @@ class CreateOptions:
     dns_search: list[str] = field(default_factory=list)
     publish: list[str] = field(default_factory=list)  # [HOSTIP:][HOSTPORT:]CTRPORT[/PROTO]
     publish_all: bool = False
+    # The OCI runtime (--runtime): "berth", a binary's name or path; None: the default.
+    runtime: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class Container:
     error: str | None
     oom_killed: bool = False  # the OOM killer killed one of its processes in its last run
     run_by: str | None = None  # "PID:START" of the run command that created it, if any
+    runtime: str = "berth"  # the OCI runtime it runs with (engine/runtimes), for its life
 
     @property
     def short_id(self) -> str:
@@ -113,6 +116,7 @@ class Container:
             error=row["error"],
             oom_killed=bool(row["oom_killed"]),
             run_by=row["run_by"],
+            runtime=row["runtime"],
         )
 
 

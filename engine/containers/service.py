@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from engine import cgroups, runtime
+from engine import cgroups, runtimes
 from engine.attach.client import AttachClient
 from engine.containers import bundle as bundles
 from engine.containers import limits, security
@@ -54,7 +54,6 @@ from engine.network.model import ContainerNetwork
 from engine.network.service import NetworkService
 from engine.paths import EnginePaths
 from engine.process_identity import identity, identity_running, is_running
-from engine.runtime import resources
 from engine.signals import parse_signal
 from engine.state import Database
 from engine.storage import overlay, scratch, space
@@ -145,18 +144,23 @@ class ContainerService:
         ``warn`` hears, as Docker's create says, each limit this host cannot apply
         (tried on a scratch cgroup); ``start`` says them again, as it finds them.
         """
+        # An unknown runtime is refused before anything is made (or pulled).
+        runtime_name = options.runtime or runtimes.default_name()
+        runtime = await asyncio.to_thread(runtimes.get, runtime_name, self._paths.runroot)
         image = await self._images.resolve(options.image)
         run_by = identity(os.getpid()) if to_run else None
-        container = await asyncio.to_thread(self._create, options, image, run_by)
+        container = await asyncio.to_thread(self._create, options, image, run_by, runtime_name)
         if warn is not None:
             notes = await asyncio.to_thread(
-                resources.unapplied, limits.cgroup_limits(container.options),
+                runtime.unapplied, limits.cgroup_limits(container.options),
                 bundles.CGROUP_PARENT,
             )  # fmt: skip
             _tell(warn, notes, container)
         return container
 
-    def _create(self, options: CreateOptions, image: Image, run_by: str | None) -> Container:
+    def _create(
+        self, options: CreateOptions, image: Image, run_by: str | None, runtime: str
+    ) -> Container:
         options = limits.checked(options)
         security.check(options)
         if options.workdir and not options.workdir.startswith("/"):
@@ -170,7 +174,7 @@ class ContainerService:
         )  # fmt: skip
         container_id = secrets.token_hex(32)
         name = validate_name(options.name) if options.name else self._free_name()
-        self._store.insert(container_id, name, image.id, options, args, now(), run_by)
+        self._store.insert(container_id, name, image.id, options, args, now(), run_by, runtime)
         try:
             for directory in bundles.container_dirs(self._paths.container_dir(container_id)):
                 directory.mkdir(parents=True)
@@ -259,7 +263,7 @@ class ContainerService:
             process["consoleSize"] = {"height": terminal_size[0], "width": terminal_size[1]}
         handle = await asyncio.to_thread(
             spawn_exec_monitor, self._paths, container.id, process, wait_for_attach=not detach,
-            terminal_size=terminal_size,
+            terminal_size=terminal_size, runtime=container.runtime,
         )  # fmt: skip
         if detach:
             await asyncio.to_thread(read_ready, handle, self._paths.container_dir(container.id))
@@ -328,7 +332,7 @@ class ContainerService:
                     raise ConflictError(f"container {container.name} is already running")
                 self._wait_for_monitor(run_dir)  # the last run's monitor is winding down
             # What a killed command may have left: runtime state, a mount, leases.
-            self._release(container_id)
+            self._release(container)
             shutil.rmtree(run_dir, ignore_errors=True)
             run_dir.mkdir(parents=True)
             return self._set_up_and_spawn(container, wait_for_attach, terminal_size)
@@ -384,13 +388,13 @@ class ContainerService:
         if timeout is None:
             timeout = default_timeout
         await asyncio.to_thread(self._request_stop, container.id)
-        await asyncio.to_thread(self._signal, container.id, stop_signal)
+        await asyncio.to_thread(self._signal, container, stop_signal)
         if container.state == "paused":  # let the signal be delivered
-            await asyncio.to_thread(self._cgroup(container.id).thaw)
+            await asyncio.to_thread(self._resume, container)
             await asyncio.to_thread(self._store.update, container.id, state="running")
         # Docker: a negative timeout waits for as long as the container takes.
         if not await self._wait_until_stopped(container.id, math.inf if timeout < 0 else timeout):
-            await asyncio.to_thread(self._kill_now, container.id)
+            await asyncio.to_thread(self._kill_now, container)
             await self._wait_until_stopped(container.id, _KILL_GRACE)
         return await self.get(container.id)
 
@@ -462,7 +466,7 @@ class ContainerService:
         container = await self.get(ref)
         if container.state != "running":
             raise ConflictError(f"container {container.name} is not running")
-        await asyncio.to_thread(self._cgroup(container.id).freeze)
+        await asyncio.to_thread(self._runtime(container).pause, container.id)
         await asyncio.to_thread(self._store.update, container.id, state="paused")
         return container
 
@@ -470,9 +474,14 @@ class ContainerService:
         container = await self.get(ref)
         if container.state != "paused":
             raise ConflictError(f"container {container.name} is not paused")
-        await asyncio.to_thread(self._cgroup(container.id).thaw)
+        await asyncio.to_thread(self._runtime(container).resume, container.id)
         await asyncio.to_thread(self._store.update, container.id, state="running")
         return container
+
+    def _resume(self, container: Container) -> None:
+        """Thaw it if it is paused (by the runtime that paused it)."""
+        with contextlib.suppress(NotFoundError, ConflictError):
+            self._runtime(container).resume(container.id)
 
     # -- commit --------------------------------------------------------------------
 
@@ -515,7 +524,12 @@ class ContainerService:
             marker.unlink(missing_ok=True)
 
     def _cgroup(self, container_id: str) -> cgroups.Cgroup:
+        """The container's cgroup, whichever runtime made it (the engine names its path)."""
         return cgroups.get(f"{bundles.CGROUP_PARENT}/{container_id}")
+
+    def _runtime(self, container: Container) -> runtimes.OciRuntime:
+        """The OCI runtime the container was created with (``--runtime``)."""
+        return runtimes.get(container.runtime, self._paths.runroot)
 
     async def update(self, ref: str, changes: Mapping[str, int | str]) -> list[str]:
         """Change resource limits (fields in limits.LIMIT_FIELDS), live if it runs.
@@ -534,7 +548,7 @@ class ContainerService:
     def _update_live(self, container: Container, options: CreateOptions) -> list[str]:
         changed = limits.live_resources(container.options, options)
         try:
-            notes = resources.update(container.id, changed, state_root=self._paths.runtime_state)
+            notes = self._runtime(container).update(container.id, changed)
             return limits.warnings(notes, options)
         except NotFoundError:  # it stopped meanwhile: the next start applies the options
             return []
@@ -590,22 +604,21 @@ class ContainerService:
         container = await self.get(ref)
         if not container.running:
             raise ConflictError(f"container {container.name} is not running")
-        await asyncio.to_thread(self._signal, container.id, signum)
+        await asyncio.to_thread(self._signal, container, signum)
         return container
 
-    def _signal(self, container_id: str, signum: int) -> None:
+    def _signal(self, container: Container, signum: int) -> None:
         with contextlib.suppress(NotFoundError):  # it stopped meanwhile: nothing to signal
-            runtime.kill(container_id, signum, state_root=self._paths.runtime_state)
+            self._runtime(container).kill(container.id, signum)
 
-    def _kill_now(self, container_id: str) -> None:
+    def _kill_now(self, container: Container) -> None:
         """SIGKILL every process of the container, thawing it first if it was paused."""
-        cgroup = self._cgroup(container_id)
+        cgroup = self._cgroup(container.id)
         if cgroup.exists():
             cgroup.thaw()  # a frozen process holds its SIGKILL until it thaws
-        with contextlib.suppress(NotFoundError):
-            runtime.kill(
-                container_id, signal.SIGKILL, state_root=self._paths.runtime_state, all=True
-            )
+        # A runtime binary may call a container whose init is gone "not running".
+        with contextlib.suppress(NotFoundError, ConflictError):
+            self._runtime(container).kill(container.id, signal.SIGKILL, all=True)
 
     async def remove(self, ref: str, *, force: bool = False) -> Container:
         """Remove a container and everything it holds; a running one only with ``force``."""
@@ -623,7 +636,7 @@ class ContainerService:
         if status.monitor_alive(run_dir):
             # No restart policy may bring it back while it goes.
             self._request_stop(container.id, removing=True)
-            self._kill_now(container.id)
+            self._kill_now(container)
             self._wait_for_monitor(run_dir)
         with container_lock(self._paths.runroot, container.id):
             if self._store.get(container.id) is None:  # by another rm, or its own --rm
@@ -632,14 +645,14 @@ class ContainerService:
             if status.monitor_alive(run_dir):
                 raise ConflictError(f"container {container.name} was started again meanwhile")
             try:
-                self._release(container.id)
+                self._release(container)
                 self._discard(container.id)
             except NoSpaceError:
                 # Deleting rows needs room in the database's WAL: make it with the
                 # reserve and the container's own files (unmounted by now), then again.
                 space.release_reserve(self._paths.root)
                 self._remove_files(container.id)
-                self._release(container.id)
+                self._release(container)
                 self._discard(container.id)
 
     def _wait_for_monitor(self, run_dir: Path) -> None:
@@ -652,10 +665,11 @@ class ContainerService:
                     os.kill(record.monitor_pid, signal.SIGKILL)
             time.sleep(_POLL_SECONDS)
 
-    def _release(self, container_id: str) -> None:
+    def _release(self, container: Container) -> None:
         """Remove the runtime's state and cgroup, unmount the rootfs, release the network."""
+        container_id = container.id
         with contextlib.suppress(NotFoundError):
-            runtime.delete(container_id, state_root=self._paths.runtime_state, force=True)
+            self._runtime(container).delete(container_id, force=True)
         overlay.unmount(bundles.container_dirs(self._paths.container_dir(container_id))[2])
         self._networks.release(container_id)
 
@@ -718,9 +732,9 @@ class ContainerService:
                 if not self._abandoned(container):
                     return container  # finished by someone else meanwhile
             elif record is None or record.state in ("running", "restarting"):
-                self._kill_now(container_id)  # its monitor died under it
+                self._kill_now(container)  # its monitor died under it
                 record = _lost(container, record)
-            self._release(container_id)
+            self._release(container)
             if container.options.auto_remove:
                 self._discard(container_id)
                 return None
@@ -768,7 +782,7 @@ class ContainerService:
         if not container.running:
             return 0
         try:
-            return runtime.state(container.id, state_root=self._paths.runtime_state)["pid"]
+            return self._runtime(container).state(container.id)["pid"]
         except NotFoundError:
             return 0
 

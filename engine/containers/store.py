@@ -15,16 +15,15 @@ class ContainerStore:
 
     def insert(
         self, container_id: str, name: str, image_id: str, options: CreateOptions,
-        args: list[str], created: str, run_by: str | None = None,
+        args: list[str], created: str, run_by: str | None = None, runtime: str = "berth",
     ) -> None:  # fmt: skip
         try:
             with self._db.write() as tx:
                 tx.execute(
-                    "INSERT INTO containers"
-                    " (id, name, image_id, image_ref, created, options, state, run_by)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 'created', ?)",
+                    "INSERT INTO containers (id, name, image_id, image_ref, created, options,"
+                    " state, run_by, runtime) VALUES (?, ?, ?, ?, ?, ?, 'created', ?, ?)",
                     (container_id, name, image_id, options.image, created,
-                     stored_options(options, args), run_by),
+                     stored_options(options, args), run_by, runtime),
                 )  # fmt: skip
         except sqlite3.IntegrityError:
             owner = self._db.query("SELECT id FROM containers WHERE name = ?", (name,))

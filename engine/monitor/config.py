@@ -11,7 +11,7 @@ class MonitorConfig:
     container_id: str
     bundle: str  # the OCI bundle
     rootfs: str  # its root file system, already mounted; unmounted when the monitor ends
-    runtime_root: str  # berth-runtime's state directory
+    runtime_root: str  # the OCI runtime's state directory
     run_dir: str  # where the status files go (engine/monitor/status.py)
     socket: str  # the attach socket to serve
     log: str  # json-file log path
@@ -27,6 +27,7 @@ class MonitorConfig:
     wait_for_attach: bool = False  # hold the start until the first client attached
     terminal_size: tuple[int, int] | None = None  # rows, columns before the process starts
     ready_fd: int = -1  # where to say "started" or why not, then close
+    runtime: str = "berth"  # the OCI runtime (engine/runtimes): berth's own, or a binary
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -47,6 +48,7 @@ class ExecConfig:
     wait_for_attach: bool = False
     terminal_size: tuple[int, int] | None = None
     ready_fd: int = -1
+    runtime: str = "berth"  # the container's OCI runtime
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from engine import runtime
+from engine import runtimes
 from engine.errors import BerthError, ContainerStartError
 from engine.monitor import status
 from engine.monitor.config import ExecConfig
@@ -26,10 +26,16 @@ class ExecMonitor:
         self.config = config
         if config.ready_fd >= 0:
             os.set_inheritable(config.ready_fd, False)
-        self._session = ProcessSession(config.socket, lambda _stream, _data: None)
+        self._runtime = runtimes.open_at(config.runtime, Path(config.runtime_root))
+        self._session = ProcessSession(
+            config.socket, lambda _stream, _data: None,
+            reap_orphans=not self._runtime.children_are_ours,
+        )  # fmt: skip
 
     def run(self) -> int:
         cfg = self.config
+        if not self._runtime.children_are_ours:  # the process is reparented to us
+            runtimes.become_subreaper()
         try:
             if cfg.wait_for_attach and not self._session.wait_for_client(
                 _ATTACH_TIMEOUT, abandoned=lambda: status.reader_gone(cfg.ready_fd)
@@ -37,9 +43,9 @@ class ExecMonitor:
                 raise BerthError("no client attached to start the exec session")
 
             def spawn(console: Path | None) -> int:
-                return runtime.exec_process(
-                    cfg.container_id, cfg.process, state_root=Path(cfg.runtime_root),
-                    console_socket=console, kill_with_parent=True,
+                return self._runtime.exec(
+                    cfg.container_id, cfg.process, console_socket=console,
+                    kill_with_parent=True,
                 )  # fmt: skip
 
             self._session.spawn(

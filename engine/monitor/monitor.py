@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from engine import runtime
+from engine import runtimes
 from engine.errors import BerthError, ContainerStartError, NotFoundError
 from engine.monitor import status
 from engine.monitor.config import MonitorConfig
@@ -24,7 +24,6 @@ from engine.monitor.logfile import JsonLogWriter
 from engine.monitor.restart import RestartPolicy, next_delay
 from engine.monitor.session import ProcessSession
 from engine.process_identity import start_time
-from engine.runtime import resources
 from engine.storage import overlay
 from engine.timestamps import now
 
@@ -39,13 +38,19 @@ class Monitor:
         if config.ready_fd >= 0:  # the container must not hold it open: we signal EOF with it
             os.set_inheritable(config.ready_fd, False)
         self._log = JsonLogWriter(Path(config.log), config.log_max_size, config.log_max_files)
-        self._session = ProcessSession(config.socket, self._log.write, on_exit=self._exited)
+        self._runtime = runtimes.open_at(config.runtime, Path(config.runtime_root))
+        self._session = ProcessSession(
+            config.socket, self._log.write, on_exit=self._exited,
+            reap_orphans=not self._runtime.children_are_ours,
+        )  # fmt: skip
         self._policy = RestartPolicy.parse(config.restart)
 
     def run(self) -> int:
         pid = os.getpid()  # after the fork that detached us
         self._status = status.RunStatus("created", pid, start_time(pid))
         signal.signal(signal.SIGTERM, self._terminated)
+        if not self._runtime.children_are_ours:  # the init is reparented to us
+            runtimes.become_subreaper()
         if self.config.wait_for_attach and not self._session.wait_for_client(
             _ATTACH_TIMEOUT, abandoned=self._client_gone
         ):
@@ -74,20 +79,19 @@ class Monitor:
 
     def _run_once(self) -> int:
         cfg = self.config
-        state_root = Path(cfg.runtime_root)
 
         # What the host could not apply: our stderr is a log (or, while create runs, the
         # container's own stderr), so the notes go to the engine in the ready message.
         notes: list[str] = []
 
         def create(console: Path | None) -> int:
-            return runtime.create(
-                cfg.container_id, Path(cfg.bundle), state_root=state_root,
-                console_socket=console, kill_with_parent=True, warn=notes.append,
+            return self._runtime.create(
+                cfg.container_id, Path(cfg.bundle), console_socket=console,
+                kill_with_parent=True, warn=notes.append,
             )  # fmt: skip
 
         self._session.spawn(create, tty=cfg.tty, open_stdin=cfg.open_stdin, size=cfg.terminal_size)
-        runtime.start(cfg.container_id, state_root=state_root)
+        self._runtime.start(cfg.container_id)
         self._record(
             state="running", started_at=now(), finished_at=None, exit_code=None, error=None,
             oom_killed=False,
@@ -101,9 +105,7 @@ class Monitor:
     def _exited(self, code: int) -> None:
         """Record the exit the moment it is reaped, before the output is drained."""
         # The OOM counter dies with the cgroup, which the runtime's delete removes.
-        oom_killed = resources.oom_killed(
-            self.config.container_id, state_root=Path(self.config.runtime_root)
-        )
+        oom_killed = self._runtime.oom_killed(self.config.container_id)
         self._record(state="exited", exit_code=code, finished_at=now(), oom_killed=oom_killed)
 
     def _record(self, **fields: object) -> None:
@@ -155,9 +157,7 @@ class Monitor:
 
     def _release_runtime(self) -> None:
         with contextlib.suppress(NotFoundError):
-            runtime.delete(
-                self.config.container_id, state_root=Path(self.config.runtime_root), force=True
-            )
+            self._runtime.delete(self.config.container_id, force=True)
 
     def _end(self) -> None:
         """Close the log and the socket, unmount, then become the engine's exit command."""

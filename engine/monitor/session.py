@@ -1,7 +1,9 @@
 """One supervised process: its pipes or terminal, the attach socket, its exit status.
 
 The container monitor runs a container's init in one of these (again after each
-restart), the exec monitor an exec'd process; both are the process's parent.
+restart), the exec monitor an exec'd process; both are the process's parent — or, with
+a runtime binary that exits once the process runs, its subreaper, which reaps every
+orphan that comes its way (``reap_orphans``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 from engine.monitor.attach_server import AttachServer
 from engine.monitor.container_io import ContainerIO, console_listener
 from engine.monitor.protocol import WINSIZE, Frame, encode_exit
-from engine.runtime.container import exit_status
+from engine.runtimes.base import exit_status
 
 # After the process exits, how long to wait for the rest of its output.
 _DRAIN_SECONDS = 2.0
@@ -34,9 +36,14 @@ Spawn = Callable[[Path | None], int]
 class ProcessSession:
     def __init__(
         self, socket_path: str, on_output: Callable[[str, bytes], None],
-        on_exit: Callable[[int], None] = lambda _code: None,
+        on_exit: Callable[[int], None] = lambda _code: None, reap_orphans: bool = False,
     ) -> None:  # fmt: skip
-        """``on_exit(code)`` runs the moment the process is reaped, before its output drains."""
+        """``on_exit(code)`` runs the moment the process is reaped, before its output drains.
+
+        ``reap_orphans``: we are a child subreaper; reap whatever child exits, not only
+        the process (no command runs meanwhile: each waits for its own child itself).
+        """
+        self._reap_orphans = reap_orphans
         self._selector = selectors.DefaultSelector()
         self._server = AttachServer(socket_path, self._selector, self._on_client_frame)
         self._on_output = on_output
@@ -166,12 +173,27 @@ class ProcessSession:
     def _reap(self, wake_fd: int) -> None:
         with contextlib.suppress(BlockingIOError):
             os.read(wake_fd, 512)
+        if self._reap_orphans:
+            self._reap_all()
+            return
         if self._pid is None or self._status is not None:
             return
         pid, status = os.waitpid(self._pid, os.WNOHANG)
         if pid:
             self._status = status
             self._on_exit(exit_status(status))
+
+    def _reap_all(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if not pid:
+                return
+            if pid == self._pid and self._status is None:
+                self._status = status
+                self._on_exit(exit_status(status))
 
     def _on_client_frame(self, kind: Frame, payload: bytes) -> None:
         io = self._io

@@ -89,4 +89,9 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE containers ADD COLUMN run_by TEXT;
     """,
+    # 5: the OCI runtime a container runs with (--runtime): "berth" (its own), or a
+    # runtime binary's name or path; every operation on the container uses it.
+    """
+    ALTER TABLE containers ADD COLUMN runtime TEXT NOT NULL DEFAULT 'berth';
+    """,
 )
