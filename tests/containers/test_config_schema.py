@@ -15,6 +15,11 @@ from typing import Any
 import pytest
 
 from engine.api import Engine
+from engine.containers.limits import oci_resources
+from engine.containers.model import CreateOptions
+from engine.containers.security import secure
+from engine.containers.spec import ProcessSpec, etc_mounts, runtime_config
+from engine.containers.user import ProcessUser
 
 SCHEMA_DIR = Path("/usr/share/gocode/src/github.com/opencontainers/runtime-spec/schema")
 _PACKAGE = "golang-github-opencontainers-specs-dev"
@@ -137,3 +142,40 @@ def test_the_schema_catches_what_it_should():
     with pytest.raises(AssertionError, match=r"linux\.devices\.0\.type"):
         _check(bad)
     assert os.path.isdir(SCHEMA_DIR)
+
+
+# The builder itself, without root or a container: what bundle.py writes for these options.
+_BUILT = {
+    "default": CreateOptions("busybox"),
+    "flags": CreateOptions(
+        "busybox", tty=True, read_only=True, tmpfs=["/t:size=1m,mode=1777"],
+        ulimits=["nproc=5:10", "nofile=100"], cap_add=["NET_ADMIN"], cap_drop=["CHOWN"],
+        memory=1 << 26, memory_swap=-1, memory_reservation=1 << 25, nano_cpus=500_000_000,
+        cpu_shares=512, pids_limit=20, blkio_weight=300, cpuset_cpus="0",
+        devices=["/dev/null:/dev/mynull:rw"],
+    ),
+    "privileged": CreateOptions("busybox", privileged=True),
+    "seccomp-profile": CreateOptions("busybox", security_opt=[f"seccomp={SECCOMP_PROFILE}"]),
+    "unconfined": CreateOptions("busybox", security_opt=["seccomp=unconfined",
+                                                         "no-new-privileges"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("options", _BUILT.values(), ids=_BUILT.keys())
+@pytest.mark.parametrize("uid", [0, 1000])
+def test_the_builders_config_is_valid(options: CreateOptions, uid: int):
+    user = ProcessUser(uid, uid, (10,), "/root")
+    process = ProcessSpec(["sh"], ["PATH=/bin"], "/work", user, "box", options.tty)
+    config = runtime_config(
+        process, rootfs="merged", cgroups_path="berth/x",
+        extra_mounts=etc_mounts({"/etc/hostname": "/bundle/hostname"}),
+        network={"type": "network", "path": "/run/netns/x"}, resources=oci_resources(options),
+    )  # fmt: skip
+    secure(config, options, uid)
+    _check(json.loads(config.to_json()))
+
+
+def test_the_models_full_example_is_valid():
+    from tests.runtime.test_oci_model import FULL
+
+    _check(FULL)

@@ -67,7 +67,7 @@ FULL: dict[str, Any] = {
         },
         "maskedPaths": ["/proc/kcore"],
         "readonlyPaths": ["/proc/sys"],
-        "rootfsPropagation": "rslave",
+        "rootfsPropagation": "slave",
     },
     "annotations": {"org.example": "1"},
 }  # fmt: skip
@@ -193,7 +193,7 @@ def test_the_runtime_reads_the_full_config(tmp_path: Path) -> None:
     assert [rule.line() for rule in loaded.device_rules] == ["a *:* rwm", "c 1:3 rwm"]
     assert loaded.devices[0].file_mode == 0o666 and loaded.namespace("network").path
     assert loaded.seccomp == FULL["linux"]["seccomp"]
-    assert loaded.rootfs_propagation == "rslave" and loaded.domainname == "example.org"
+    assert loaded.rootfs_propagation == "slave" and loaded.domainname == "example.org"
 
 
 def _built(options: CreateOptions, uid: int = 0) -> oci.Spec:
