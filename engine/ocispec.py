@@ -58,7 +58,7 @@ class _Object:
         required one that is missing or one of the wrong kind.
         """
         if not isinstance(data, dict):
-            raise InvalidArgumentError(f"{_PREFIX}{where or 'the config'} must be a dict")
+            raise InvalidArgumentError(f"{_PREFIX}{where or 'the config'} must be an object")
         hints = typing.get_type_hints(cls)
         values: dict[str, Any] = {}
         known = set()
@@ -120,9 +120,14 @@ def _load(hint: Any, value: Any, where: str) -> Any:
     return value
 
 
+# Python type -> what JSON calls it, for messages
+_JSON_KINDS = {int: "an integer", str: "a string", bool: "a boolean", list: "an array",
+               dict: "an object"}  # fmt: skip
+
+
 def _expect(value: Any, kind: type, where: str) -> None:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise InvalidArgumentError(f"{_PREFIX}{where} must be a {kind.__name__}")
+        raise InvalidArgumentError(f"{_PREFIX}{where} must be {_JSON_KINDS[kind]}")
 
 
 # --- process ---
@@ -252,7 +257,7 @@ class Memory(_Object):
 
 @dataclass
 class Pids(_Object):
-    limit: int
+    limit: int | None = None  # the schema requires it; absent, there is no limit to set
 
 
 @dataclass

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from engine import cgroups
+from engine import ocispec as oci
 from engine.cgroups import Limits
-from engine.errors import InvalidArgumentError, NotFoundError, UnsupportedError
+from engine.errors import NotFoundError
 from engine.runtime import devicecgroup
 from engine.runtime import statedir as states
 
@@ -33,7 +34,6 @@ _FIELDS: dict[str, dict[str, str]] = {
     "pids": {"limit": "pids"},
     "blockIO": {"weight": "blkio_weight"},
 }  # fmt: skip
-_STRINGS = frozenset({"cpuset_cpus", "cpuset_mems"})
 # cgroup file (v1 and v2) -> the OCI setting it carries, for the notes of what was not set
 _SETTING_OF_FILE = {
     "cpu.shares": "cpu.shares", "cpu.weight": "cpu.shares",
@@ -55,38 +55,20 @@ _NOTE = re.compile(
     r"(?P<why>.+)",
     re.DOTALL,
 )
-# Not limits: devices are engine/runtime/devicecgroup.py's.
-_IGNORED = frozenset({"devices"})
 
 
 def parse(resources: dict[str, Any]) -> Limits:
-    """The Limits of an OCI ``linux.resources`` object; InvalidArgumentError if malformed."""
+    """The Limits of an OCI ``linux.resources`` object; InvalidArgumentError if malformed.
+
+    It is read by :mod:`engine.ocispec`'s model, which refuses a field berth cannot honour
+    with its name (UnsupportedError); devices are :mod:`engine.runtime.devicecgroup`'s.
+    """
+    read = oci.Resources.from_dict(resources, "linux.resources").to_dict()
     values: dict[str, Any] = {}
-    for section, entries in resources.items():
-        if section in _IGNORED:
-            continue
-        if section not in _FIELDS:
-            raise UnsupportedError(f"config.json: linux.resources.{section} is not supported")
-        if not isinstance(entries, dict):
-            raise InvalidArgumentError(f"config.json: linux.resources.{section} must be an object")
-        for key, value in entries.items():
-            if value is None:
-                continue
-            name = _FIELDS[section].get(key)
-            if name is None:
-                raise UnsupportedError(
-                    f"config.json: linux.resources.{section}.{key} is not supported"
-                )
-            values[name] = _checked(value, name, f"linux.resources.{section}.{key}")
+    for section, entries in _FIELDS.items():
+        for key, value in read.get(section, {}).items():
+            values[entries[key]] = value
     return Limits(**values)
-
-
-def _checked(value: Any, name: str, where: str) -> int | str:
-    kind = str if name in _STRINGS else int
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise InvalidArgumentError(f"config.json: {where} must be a{'' if kind is str else 'n'} "
-                                   f"{kind.__name__}")  # fmt: skip
-    return value
 
 
 def to_oci(limits: Limits) -> dict[str, Any]:

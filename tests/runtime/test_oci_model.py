@@ -18,6 +18,7 @@ from engine.containers.model import CreateOptions
 from engine.containers.spec import ProcessSpec, etc_mounts, runtime_config
 from engine.containers.user import ProcessUser
 from engine.errors import InvalidArgumentError, UnsupportedError
+from engine.runtime import resources
 from engine.runtime import spec as runtime_spec
 
 FULL: dict[str, Any] = {
@@ -149,14 +150,15 @@ def test_what_asks_nothing_or_is_listed_as_ignored_loads(path: str, value: Any) 
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
-        ("process.user.uid", "0", r"process\.user\.uid must be a int"),
-        ("process.terminal", "yes", r"process\.terminal must be a bool"),
-        ("mounts.1.options", "ro", r"mounts\[1\]\.options must be a list"),
-        ("linux.namespaces", {"type": "pid"}, r"linux\.namespaces must be a list"),
-        ("linux.sysctl", {"kernel.shmmax": 1}, r"linux\.sysctl\.kernel\.shmmax must be a str"),
-        ("linux.resources.pids.limit", True, r"linux\.resources\.pids\.limit must be a int"),
-        ("linux.resources.pids", {}, r"linux\.resources\.pids\.limit is required"),
-        ("process", "sh", r"process must be a dict"),
+        ("process.user.uid", "0", r"process\.user\.uid must be an integer"),
+        ("process.terminal", "yes", r"process\.terminal must be a boolean"),
+        ("mounts.1.options", "ro", r"mounts\[1\]\.options must be an array"),
+        ("linux.namespaces", {"type": "pid"}, r"linux\.namespaces must be an array"),
+        ("linux.sysctl", {"kernel.shmmax": 1}, r"linux\.sysctl\.kernel\.shmmax must be a string"),
+        ("linux.resources.pids.limit", True, r"linux\.resources\.pids\.limit must be an integer"),
+        ("linux.resources.cpu.cpus", 0, r"linux\.resources\.cpu\.cpus must be a string"),
+        ("linux.seccomp", {"syscalls": []}, r"linux\.seccomp\.defaultAction is required"),
+        ("process", "sh", r"process must be an object"),
     ],
 )
 def test_a_field_of_the_wrong_kind_is_named(path: str, value: Any, message: str) -> None:
@@ -171,6 +173,12 @@ def test_required_fields_are_named() -> None:
         oci.Spec.from_dict(config)
     with pytest.raises(InvalidArgumentError, match="ociVersion is required"):
         oci.Spec.from_dict({})
+
+
+def test_an_update_is_read_by_the_model_too() -> None:
+    assert resources.parse({"pids": {"limit": 5}, "devices": []}).pids == 5
+    with pytest.raises(UnsupportedError, match=r"^config\.json: linux\.resources\.rdma is not"):
+        resources.parse({"rdma": {"mlx": {"hcaHandles": 1}}})
 
 
 def test_the_runtime_refuses_through_the_model(tmp_path: Path) -> None:

@@ -60,7 +60,7 @@ def _set(path: str, value: Any) -> Edit:
         (_set("process.cwd", "tmp"), InvalidArgumentError, "must be absolute"),
         (_set("process.terminal", "yes"), InvalidArgumentError, "process.terminal must be a"),
         (_set("root", None), InvalidArgumentError, "root is required"),
-        (_set("process.user.uid", "0"), InvalidArgumentError, "process.user.uid must be a int"),
+        (_set("process.user.uid", "0"), InvalidArgumentError, "process.user.uid must be an int"),
         (_set("linux.namespaces", [{"type": "pid"}]), InvalidArgumentError,
          "needs a new mount namespace"),
         (_set("linux.namespaces", [{"type": "mount"}]), InvalidArgumentError,
