@@ -134,6 +134,11 @@ def _add_create_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-opt", action="append", default=[], metavar="max-size=10m|max-file=3")
     parser.add_argument("--stop-signal", help="signal that stops the container (SIGTERM)")
     parser.add_argument("--stop-timeout", help="seconds stop waits before SIGKILL (10)")
+    parser.add_argument(
+        "--runtime", metavar="NAME",
+        help="OCI runtime: berth (its own), or a runc-compatible binary's name or path "
+        "(default: $BERTH_RUNTIME, else berth)",
+    )  # fmt: skip
     limits.add_flags(parser)
     security.add_flags(parser)
     network.add_run_flags(parser)
@@ -176,6 +181,7 @@ def _create_options(args: argparse.Namespace) -> CreateOptions:
         log_max_files=max_files,
         stop_signal=args.stop_signal,
         stop_timeout=_int64(args.stop_timeout, "--stop-timeout"),
+        runtime=args.runtime,
         **limits.given(args),
         **security.given(args),
         **network.run_options(args),
