@@ -12,20 +12,29 @@ from cli import limits, network, security
 from cli.arguments import boolean
 from cli.engine_access import open_engine, report_each
 from cli.output import render
-from engine import humanize
-from engine.api import Engine
-from engine.attach.client import AttachClient
-from engine.attach.terminal import SessionOptions, run_session, terminal_size
-from engine.containers import limits as resource_limits
-from engine.containers.environment import read_env_file, resolve_user_entries
-from engine.containers.model import Container, CreateOptions
+from engine.api import (
+    DEFAULT_DETACH_KEYS,
+    INT64_MAX,
+    AttachClient,
+    Container,
+    CreateOptions,
+    Engine,
+    PortMapping,
+    RestartPolicy,
+    SessionOptions,
+    container_status,
+    humanize,
+    limits_in_effect,
+    parse_detach_keys,
+    parse_signal,
+    parse_size,
+    read_env_file,
+    resolve_user_entries,
+    run_session,
+    terminal_size,
+)
+from engine.api import parse_timestamp as parse
 from engine.errors import InvalidArgumentError
-from engine.monitor.detach_keys import DEFAULT_DETACH_KEYS, parse_detach_keys
-from engine.monitor.restart import RestartPolicy
-from engine.network.model import PortMapping
-from engine.signals import parse_signal
-from engine.timestamps import parse
-from engine.units import INT64_MAX, parse_size
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -359,7 +368,7 @@ def _ps_fields(container: Container, no_trunc: bool, ports: list[PortMapping]) -
         "Command": f'"{command}"',
         "CreatedAt": container.created,
         "RunningFor": humanize.duration(now - parse(container.created)) + " ago",
-        "Status": humanize.container_status(container, now),
+        "Status": container_status(container, now),
         "Ports": ", ".join(str(mapping) for mapping in ports),
         "Names": container.name,
         "State": container.state,
@@ -402,7 +411,7 @@ async def _top(args: argparse.Namespace) -> int:
     """
     engine = open_engine(args)
     pids = set(await engine.containers.processes(args.container))
-    in_effect = resource_limits.in_effect((await engine.containers.get(args.container)).options)
+    in_effect = limits_in_effect((await engine.containers.get(args.container)).options)
     options = args.ps_options or ["-ef"]
     result = subprocess.run(["ps", *options], capture_output=True, text=True, check=False)
     if result.returncode != 0:  # ps follows its error with a usage text: the first line says it

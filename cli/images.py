@@ -9,9 +9,8 @@ from typing import Any
 from cli.arguments import boolean
 from cli.engine_access import open_engine, report_each
 from cli.output import render
-from engine import humanize
-from engine.images import ImageSummary
-from engine.timestamps import parse
+from engine.api import ImageSummary, humanize
+from engine.api import parse_timestamp as parse
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-from engine.containers.limits import FLAGS, parse
+from engine.api import LIMIT_FLAGS as FLAGS
+from engine.api import parse_limit as parse
 
 # CreateOptions field -> help; the flag names are the engine's (FLAGS)
 _HELP = {

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from cli.engine_access import open_engine
-from engine.containers.logs import parse_tail, parse_time_filter
+from engine.api import parse_tail, parse_time_filter
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from cli import containers, images, inspect, logs, network, port, stats, system, update
+from engine.api import engine_root
 from engine.errors import BerthError, ContainerStartError
-from engine.paths import DEFAULT_ROOT, EnginePaths
 
 #: Docker's exit status when SIGPIPE ends a command: a closed stdout ends it like `yes | head`
 _CLOSED_OUTPUT = 128 + 13
@@ -129,10 +129,7 @@ def _command(args: argparse.Namespace) -> str:
 
 
 def _engine_root(args: argparse.Namespace) -> str:
-    try:
-        return str(EnginePaths.resolve(args.root, args.runroot).root)
-    except OSError:  # a relative root, and the working directory is gone
-        return args.root or os.environ.get("BERTH_ROOT") or DEFAULT_ROOT
+    return engine_root(args.root, args.runroot)
 
 
 def _log_trace(args: argparse.Namespace, error: BaseException) -> str:

@@ -10,11 +10,16 @@ import sys
 
 from cli.engine_access import open_engine, report_each
 from cli.output import render
-from engine.api import Engine
-from engine.containers.model import Container
+from engine.api import (
+    CONTAINER_PREFIX,
+    DEFAULT_NETWORK,
+    HOST_NETWORK,
+    NO_NETWORK,
+    Container,
+    Engine,
+    parse_port_spec,
+)
 from engine.errors import InvalidArgumentError
-from engine.network import ports
-from engine.network.model import CONTAINER_PREFIX, DEFAULT_NETWORK, HOST_NETWORK, NO_NETWORK
 
 _LS_HEADERS = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Subnet": "SUBNET",
                "Internal": "INTERNAL"}  # fmt: skip
@@ -47,7 +52,7 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
 def run_options(args: argparse.Namespace) -> dict[str, object]:
     """CreateOptions fields from the networking flags, checked before anything is made."""
     for spec in args.publish:
-        ports.parse(spec)
+        parse_port_spec(spec)
     _check_names(args)
     mode = args.network
     shared = mode in (NO_NETWORK, HOST_NETWORK) or mode.startswith(CONTAINER_PREFIX)

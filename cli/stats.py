@@ -8,8 +8,7 @@ import sys
 
 from cli.engine_access import open_engine
 from cli.output import render
-from engine import humanize
-from engine.stats import ContainerStats
+from engine.api import ContainerStats, humanize
 
 _HEADERS = {
     "Container": "CONTAINER", "ID": "CONTAINER ID", "Name": "NAME", "CPUPerc": "CPU %",

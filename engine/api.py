@@ -1,17 +1,72 @@
-"""The engine's entry point: the one object front ends hold."""
+"""The engine's public surface: the one module front ends import, besides engine.errors.
+
+The CLI, the TUI and any later front end hold an :class:`Engine` and call its services'
+coroutines; everything else they need is re-exported here: the value types those
+coroutines return, the parsers that check a user's input the way the engine will, the
+attach session that drives a terminal, and Docker's wording of durations, sizes and
+container states. Nothing below this module is a front end's business; the import
+contracts in pyproject.toml ([tool.importlinter]) hold every front end to it.
+"""
 
 from __future__ import annotations
 
 import os
 
+from engine import humanize
+from engine.attach.client import AttachClient
+from engine.attach.detach_keys import DEFAULT_DETACH_KEYS, parse_detach_keys
+from engine.attach.terminal import SessionEnd, SessionOptions, run_session, terminal_size
+from engine.containers.environment import read_env_file, resolve_user_entries
+from engine.containers.limits import FLAGS as LIMIT_FLAGS
+from engine.containers.limits import in_effect as limits_in_effect
+from engine.containers.limits import parse as parse_limit
+from engine.containers.logs import LogEntry, parse_tail, parse_time_filter
+from engine.containers.model import Container, CreateOptions
 from engine.containers.service import ContainerService
+from engine.containers.status import container_status
 from engine.errors import PermissionError_
-from engine.images import ImageService
+from engine.images import Image, ImageService, ImageSummary
+from engine.images.layer_files import LayerChange, LayerInfo, MergedEntry
+from engine.monitor.restart import RestartPolicy
+from engine.network.model import (
+    CONTAINER_PREFIX,
+    DEFAULT_NETWORK,
+    HOST_NETWORK,
+    NO_NETWORK,
+    Network,
+    PortMapping,
+)
+from engine.network.ports import parse as parse_port_spec
 from engine.network.service import NetworkService
-from engine.paths import EnginePaths
+from engine.paths import DEFAULT_ROOT, EnginePaths
+from engine.signals import parse_signal
 from engine.state import Database
 from engine.stats import StatsService
+from engine.stats.reading import ContainerStats
 from engine.storage import space
+from engine.timestamps import parse as parse_timestamp
+from engine.units import INT64_MAX, parse_size
+
+__all__ = [  # noqa: RUF022 (grouped by what they are, not sorted)
+    # the engine and its root
+    "Engine", "engine_root",
+    # containers
+    "Container", "CreateOptions", "LogEntry", "RestartPolicy", "container_status",
+    "read_env_file", "resolve_user_entries", "parse_tail", "parse_time_filter",
+    "LIMIT_FLAGS", "parse_limit", "limits_in_effect", "parse_signal",
+    # images
+    "Image", "ImageSummary", "LayerChange", "LayerInfo", "MergedEntry",
+    # networks
+    "Network", "PortMapping", "parse_port_spec",
+    "DEFAULT_NETWORK", "HOST_NETWORK", "NO_NETWORK", "CONTAINER_PREFIX",
+    # stats
+    "ContainerStats",
+    # attach sessions on the caller's terminal
+    "AttachClient", "SessionOptions", "SessionEnd", "run_session", "terminal_size",
+    "DEFAULT_DETACH_KEYS", "parse_detach_keys",
+    # Docker's words and numbers
+    "humanize", "parse_timestamp", "parse_size", "INT64_MAX",
+]  # fmt: skip
 
 
 class Engine:
@@ -40,3 +95,11 @@ class Engine:
 
     def close(self) -> None:
         self.db.close()
+
+
+def engine_root(root: str | None = None, runroot: str | None = None) -> str:
+    """The engine root that ``--root`` (or BERTH_ROOT, or the default) names, for messages."""
+    try:
+        return str(EnginePaths.resolve(root, runroot).root)
+    except OSError:  # a relative root, and the working directory is gone
+        return root or os.environ.get("BERTH_ROOT") or DEFAULT_ROOT

@@ -1,9 +1,9 @@
-"""Durations, sizes and container states in Docker's words, for every front end."""
+"""Durations and sizes in Docker's words, for every front end.
+
+A container's status wording lives with the containers (engine.containers.status).
+"""
 
 from __future__ import annotations
-
-from engine.containers.model import Container
-from engine.timestamps import parse
 
 
 def duration(seconds: float) -> str:
@@ -52,17 +52,3 @@ def _scaled(count: float, base: int, units: tuple[str, ...], precision: int) -> 
         count /= base
         index += 1
     return f"{count:.{precision}g}{units[index]}"
-
-
-def container_status(container: Container, now: float) -> str:
-    """Docker's STATUS column: "Up 5 minutes", "Exited (137) 2 minutes ago", "Created"."""
-    if container.state == "restarting" and container.finished_at:
-        ago = duration(now - parse(container.finished_at))
-        return f"Restarting ({container.exit_code}) {ago} ago"
-    if container.running and container.started_at:
-        up = "Up " + duration(now - parse(container.started_at))
-        return up + " (Paused)" if container.state == "paused" else up
-    if container.state == "exited" and container.finished_at:
-        ago = duration(now - parse(container.finished_at))
-        return f"Exited ({container.exit_code}) {ago} ago"
-    return "Created"

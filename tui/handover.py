@@ -11,12 +11,17 @@ from dataclasses import dataclass
 
 from textual.app import App
 
-from engine.api import Engine
-from engine.attach.client import AttachClient
-from engine.attach.terminal import SessionEnd, SessionOptions, run_session, terminal_size
-from engine.monitor.detach_keys import parse_detach_keys
+from engine.api import (
+    DEFAULT_DETACH_KEYS,
+    AttachClient,
+    Engine,
+    SessionEnd,
+    SessionOptions,
+    parse_detach_keys,
+    run_session,
+    terminal_size,
+)
 
-DETACH_KEYS = "ctrl-p,ctrl-q"
 DETACH_HINT = "Ctrl-P Ctrl-Q"
 # bash where the image has it, else sh: decided inside the container, whose files the TUI
 # does not read.
@@ -50,7 +55,7 @@ def terminal_hand_over(app: App[object], engine: Engine) -> HandOverFn:
             print(f"\n{request.notice}\n", flush=True)
             client = await _connect(engine, request)
             options = SessionOptions(
-                tty=request.tty, stdin=True, detach_keys=parse_detach_keys(DETACH_KEYS)
+                tty=request.tty, stdin=True, detach_keys=parse_detach_keys(DEFAULT_DETACH_KEYS)
             )
             return await run_session(client, options)
 

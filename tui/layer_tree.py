@@ -12,10 +12,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from engine import humanize
+from engine.api import humanize
 
 if TYPE_CHECKING:
-    from engine.images.layer_files import LayerChange, MergedEntry
+    from engine.api import LayerChange, MergedEntry
 
 
 @dataclass

@@ -9,12 +9,15 @@ from rich.text import Text
 
 # Docker's wording is shared with the CLI (engine.humanize), so the two front ends never
 # disagree.
-from engine import humanize
-from engine.containers.model import Container
-from engine.images import ImageSummary
-from engine.network.model import PortMapping
-from engine.stats.reading import ContainerStats
-from engine.timestamps import parse
+from engine.api import (
+    Container,
+    ContainerStats,
+    ImageSummary,
+    PortMapping,
+    container_status,
+    humanize,
+)
+from engine.api import parse_timestamp as parse
 
 Cell = str | Text
 SortValue = str | float | tuple[float, float]
@@ -66,7 +69,7 @@ def container_row(
         container.short_id,
         container.image_ref,
         command,
-        Text(humanize.container_status(container, now), style=_status_style(container)),
+        Text(container_status(container, now), style=_status_style(container)),
         "—" if cpu is None else f"{cpu:.1f}%",
         "—" if memory is None else humanize.binary_size(memory),
         ", ".join(str(mapping) for mapping in ports),

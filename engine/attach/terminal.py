@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 from engine.attach.client import AttachClient, exit_code_of
-from engine.monitor.detach_keys import DetachMatcher
+from engine.attach.detach_keys import DetachMatcher
 from engine.monitor.protocol import Frame
 
 _PROXIED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,

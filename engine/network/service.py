@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from engine.containers.model import Container, stored_options
 from engine.errors import ConflictError, InvalidArgumentError, NotFoundError
 from engine.network import etc, firewall, ipam, netns, ports
 from engine.network.model import (
@@ -29,6 +28,49 @@ from engine.state import Database
 from engine.timestamps import now
 
 _MODES = (NO_NETWORK, HOST_NETWORK)
+
+
+class _NetworkOptions(Protocol):
+    """The networking choices of a container's create options (CreateOptions has them)."""
+
+    @property
+    def network(self) -> str: ...
+    @property
+    def connected(self) -> list[str]: ...
+    @property
+    def ip(self) -> str | None: ...
+    @property
+    def network_aliases(self) -> list[str]: ...
+    @property
+    def add_hosts(self) -> list[str]: ...
+    @property
+    def dns(self) -> list[str]: ...
+    @property
+    def dns_search(self) -> list[str]: ...
+    @property
+    def publish(self) -> list[str]: ...
+    @property
+    def publish_all(self) -> bool: ...
+    @property
+    def hostname(self) -> str | None: ...
+
+
+class Container(Protocol):
+    """What the network service reads of a container (engine.containers.model.Container).
+
+    A protocol, not the class: the networks sit below the containers and never import them.
+    """
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def short_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def running(self) -> bool: ...
+    @property
+    def options(self) -> _NetworkOptions: ...
 
 
 class NetworkService:
@@ -181,8 +223,9 @@ class NetworkService:
         mtu = netlink.host_mtu()
         networks = [self._network(name) for name in self._network_names(container)]
         for position, network in enumerate(networks):
-            self._wire(container, network, position, mtu,
-                       options.ip if position == 0 else None)  # fmt: skip
+            first = position == 0
+            self._wire(container, network, position, mtu, options.ip if first else None,
+                       options.network_aliases if first else [])  # fmt: skip
         specs = [ports.parse(spec) for spec in options.publish]
         if options.publish_all:
             specs += ports.exposed(image_config)
@@ -215,14 +258,13 @@ class NetworkService:
             return self._store.resolve(DEFAULT_NETWORK)
 
     def _wire(self, container: Container, network: Network, position: int, mtu: int,
-              ip: str | None) -> Endpoint:  # fmt: skip
+              ip: str | None, aliases: list[str]) -> Endpoint:  # fmt: skip
         from engine.network import netlink
 
         self._ensure_bridge(network)
         wanted = Endpoint(container.id, network.id, network.gateway, f"eth{position}",
                           f"vb{container.id[:10]}{position}",
-                          str(namespace_path(self._paths, container.id)),
-                          container.options.network_aliases if position == 0 else [])  # fmt: skip
+                          str(namespace_path(self._paths, container.id)), aliases)  # fmt: skip
         endpoint = self._store.lease(wanted, network, ip)
         netlink.add_veth(netlink.Veth(
             network.bridge, endpoint.host_ifname, namespace_path(self._paths, container.id),
@@ -286,16 +328,14 @@ class NetworkService:
             )
         if network.name in names:
             raise ConflictError(f"container {container.name} is already on {network.name}")
-        self._save_connected(container, [*container.options.connected, network.name])
+        self._save_connected(container.id, [*container.options.connected, network.name])
         endpoints = self._store.endpoints_of(container.id)
         if not container.running or not endpoints:
             return
         from engine.network import netlink
 
         position = max(int(e.ifname.removeprefix("eth")) for e in endpoints) + 1
-        with_aliases = replace(container, options=replace(container.options,
-                                                          network_aliases=aliases))  # fmt: skip
-        self._wire(with_aliases, network, position, netlink.host_mtu(), None)
+        self._wire(container, network, position, netlink.host_mtu(), None, aliases)
         with firewall.locked(self._paths):
             etc.refresh_members(self._paths, self._store, {e.network_id for e in endpoints}
                                 | {network.id})  # fmt: skip
@@ -311,7 +351,7 @@ class NetworkService:
                 "by network connect (its first network stays while it exists)"
             )
         connected = [name for name in container.options.connected if name != network.name]
-        self._save_connected(container, connected)
+        self._save_connected(container.id, connected)
         endpoint = next((e for e in self._store.endpoints_of(container.id)
                          if e.network_id == network.id), None)  # fmt: skip
         if endpoint is None:
@@ -325,11 +365,11 @@ class NetworkService:
             etc.refresh_members(self._paths, self._store, {
                 e.network_id for e in self._store.endpoints_of(container.id)})  # fmt: skip
 
-    def _save_connected(self, container: Container, connected: list[str]) -> None:
-        options = replace(container.options, connected=connected)
+    def _save_connected(self, container_id: str, connected: list[str]) -> None:
+        """Record the container's extra networks in its stored options (their JSON)."""
         with self._db.write() as tx:
-            tx.execute("UPDATE containers SET options = ? WHERE id = ?",
-                       (stored_options(options, container.args), container.id))  # fmt: skip
+            tx.execute("UPDATE containers SET options = json_set(options, '$.connected', "
+                       "json(?)) WHERE id = ?", (json.dumps(connected), container_id))  # fmt: skip
 
     async def ports(self, container_id: str) -> list[PortMapping]:
         return await asyncio.to_thread(self._store.ports_of, container_id)

@@ -26,8 +26,8 @@ from tui.config import TuiConfig, load_config
 from tui.keys_doc import binding_ids, declared_bindings, markdown
 from tui.screens.help import HelpScreen
 from tui.screens.stats import StatsScreen
+from tui.table import Table
 from tui.widgets.engine_table import EngineTable
-from tui.widgets.table import Table
 
 # Stops at once on SIGTERM, so `stop` needn't wait out its timeout.
 STOPPABLE = ("busybox", "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done")

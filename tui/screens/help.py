@@ -18,7 +18,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Label
 
 from tui.keys_doc import scope_name
-from tui.widgets.table import Table
+from tui.table import Table
 
 
 @dataclass(frozen=True)

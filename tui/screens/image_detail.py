@@ -16,15 +16,14 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from engine import humanize
-from engine.api import Engine
-from engine.timestamps import parse
+from engine.api import Engine, humanize
+from engine.api import parse_timestamp as parse
 from tui.screens.layer_browser import LayerBrowser
-from tui.widgets.table import Table
+from tui.table import Table
 from tui.workers import run_engine_task
 
 if TYPE_CHECKING:
-    from engine.images.layer_files import LayerInfo
+    from engine.api import LayerInfo
 
 LAYER_COLUMNS = ("#", "DIFF ID", "SIZE", "CREATED", "CREATED BY")
 _HISTORY_WIDTH = 72  # the history line's room at 120 columns, as `docker history` cuts it

@@ -18,9 +18,8 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static, TextArea
 
-from engine.api import Engine
+from engine.api import Engine, Image
 from engine.errors import BerthError, InvalidArgumentError
-from engine.images import Image
 from tui.workers import run_engine_task
 
 ResultT = TypeVar("ResultT")

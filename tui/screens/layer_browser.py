@@ -19,13 +19,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from engine import humanize
-from engine.api import Engine
+from engine.api import Engine, humanize
 from tui.layer_tree import FileNode, changes_tree, count, filtered, merged_tree, summarize
 from tui.workers import run_engine_task
 
 if TYPE_CHECKING:
-    from engine.images.layer_files import LayerChange, LayerInfo, MergedEntry
+    from engine.api import LayerChange, LayerInfo, MergedEntry
 
 MARKS = {"added": "A", "modified": "M", "deleted": "D"}
 EXPAND_LIMIT = 500  # a filtered tree up to this many nodes opens fully, as search results

@@ -30,11 +30,9 @@ from textual.selection import Selection
 from textual.strip import Strip
 from textual.widgets import Footer, Input, Static
 
-from engine.api import Engine
-from engine.containers.logs import LogEntry, parse_tail, parse_time_filter
-from engine.containers.model import Container
+from engine.api import Container, Engine, LogEntry, parse_tail, parse_time_filter
+from engine.api import parse_timestamp as parse
 from engine.errors import BerthError, InvalidArgumentError, NotFoundError
-from engine.timestamps import parse
 from tui.workers import run_engine_task
 
 TAIL = 1000  # lines of history shown when the pane opens, as `logs --tail 1000 -f`

@@ -12,12 +12,15 @@ import shlex
 from textual.app import ComposeResult
 from textual.widgets import Checkbox, Input
 
-from engine.api import Engine
-from engine.containers import limits
-from engine.containers.environment import resolve_user_entries
-from engine.containers.model import Container, CreateOptions
+from engine.api import (
+    Container,
+    CreateOptions,
+    Engine,
+    parse_limit,
+    parse_port_spec,
+    resolve_user_entries,
+)
 from engine.errors import BerthError, InvalidArgumentError
-from engine.network import ports
 from tui.screens.image_forms import EngineForm, form_row
 
 
@@ -64,9 +67,9 @@ class RunForm(EngineForm[Container]):
         interactive = self.query_one("#form-interactive", Checkbox).value
         publish = self.value("ports").replace(",", " ").split()
         for spec in publish:  # refused before anything is made, as the CLI does
-            ports.parse(spec)
+            parse_port_spec(spec)
         resources = {
-            field: limits.parse(field, self.value(name))
+            field: parse_limit(field, self.value(name))
             for field, name in (("nano_cpus", "cpus"), ("memory", "memory"))
             if self.value(name)
         }

@@ -12,11 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Label, Sparkline, Static
 
-from engine import humanize
-from engine.api import Engine
-from engine.containers import limits
-from engine.containers.model import CreateOptions
-from engine.stats.reading import ContainerStats
+from engine.api import ContainerStats, CreateOptions, Engine, humanize, limits_in_effect
 from tui.workers import run_engine_task
 
 HISTORY = 180  # ticks kept for the sparklines: three minutes at one a second
@@ -46,7 +42,7 @@ class StatsCard(Vertical):
 
     def show_limits(self, options: CreateOptions) -> None:
         """The limits in effect, in the flags' terms (cpus=0.5 memory=64MiB pids=20)."""
-        self.limits = "limits: " + (limits.in_effect(options) or "none set")
+        self.limits = "limits: " + (limits_in_effect(options) or "none set")
         self.query_one(".stats-limits", Static).update(self.limits)
 
     def show(self, sample: ContainerStats, now: float) -> None:

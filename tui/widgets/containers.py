@@ -12,11 +12,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from textual.binding import Binding
 from textual.worker import Worker
 
-from engine.api import Engine
-from engine.containers.model import Container
+from engine.api import Container, ContainerStats, Engine, PortMapping
 from engine.errors import BerthError
-from engine.network.model import PortMapping
-from engine.stats.reading import ContainerStats
 from tui.handover import DETACH_HINT, SHELL, HandOver, HandOverFn
 from tui.rows import CONTAINER_COLUMNS, Row, container_row
 from tui.screens.confirm import ConfirmScreen
@@ -50,7 +47,7 @@ class ContainersView(EngineTable):
     COLUMNS = CONTAINER_COLUMNS
     EMPTY_TEXT = "No containers yet — try: berth run -d --name web busybox sleep 600"
     # k9s's and lazydocker's keys where they agree (a attach, l logs, d remove, / filter);
-    # j/k/g/G move (tui.widgets.table), so Kill is k9s's ctrl+k.
+    # j/k/g/G move (tui.table), so Kill is k9s's ctrl+k.
     BINDINGS = [
         Binding("s", "start", "Start", id="containers.start"),
         Binding("x", "stop", "Stop", id="containers.stop"),

@@ -20,7 +20,7 @@ from textual.worker import Worker
 
 from engine.api import Engine
 from tui.rows import Row
-from tui.widgets.table import Table
+from tui.table import Table
 from tui.workers import run_engine_task
 
 MARK = "● "

@@ -10,9 +10,7 @@ from textual import on
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from engine.api import Engine
-from engine.containers.model import Container
-from engine.images import Image
+from engine.api import Container, Engine, Image
 from tui.rows import IMAGE_COLUMNS, Row, image_rows
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.image_detail import ImageDetailScreen

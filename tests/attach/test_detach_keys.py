@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import InvalidArgumentError
-from engine.monitor.detach_keys import DEFAULT_DETACH_KEYS, DetachMatcher, parse_detach_keys
+from engine.attach.detach_keys import DEFAULT_DETACH_KEYS, DetachMatcher, parse_detach_keys
 
 P, Q = b"\x10", b"\x11"
 
