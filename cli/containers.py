@@ -102,7 +102,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     rm = commands.add_parser("rm", help="remove containers")
     rm.add_argument("-f", "--force", action="store_true", help="kill a running container first")
-    rm.add_argument("-v", "--volumes", action="store_true", help="remove anonymous volumes too")
+    rm.add_argument("-v", "--volumes", action=_NoVolumes, help="refused: berth has no volumes yet")
     rm.add_argument("containers", nargs="+", metavar="CONTAINER")
     rm.set_defaults(handler=_rm, error_exit=1)
 
@@ -125,6 +125,21 @@ def register(commands: argparse._SubParsersAction) -> None:
     kill.add_argument("-s", "--signal", default="KILL", help="signal name or number (KILL)")
     kill.add_argument("containers", nargs="+", metavar="CONTAINER")
     kill.set_defaults(handler=_kill, error_exit=1)
+
+
+class _NoVolumes(argparse.Action):
+    """``rm -v``, Docker's "and its anonymous volumes": refused, as berth has no volumes yet.
+
+    Refused rather than accepted and ignored: whoever types it learns there are none to
+    remove, before anything is removed; with volumes, the flag gets its meaning.
+    """
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        parser.exit(125, "berth: rm -v: volumes are not supported yet "
+                         "(berth rm without -v removes the container)\n")  # fmt: skip
 
 
 def _add_create_flags(parser: argparse.ArgumentParser) -> None:
