@@ -109,8 +109,14 @@ def secure(config: oci.Spec, options: CreateOptions, uid: int) -> None:
 
 def check(options: CreateOptions) -> None:
     """Refuse bad confinement options at create, before anything is made."""
-    capabilities(options, privileged=options.privileged)
-    parse_security_options(options.security_opt)
+    caps = capabilities(options, privileged=options.privileged)
+    security = parse_security_options(options.security_opt)
+    if security.seccomp is not None and not options.privileged:
+        try:
+            oci_seccomp(security.seccomp, caps)  # what start would write, read by the model
+        except (InvalidArgumentError, UnsupportedError) as error:
+            message = str(error).replace("config.json: linux.seccomp.", "", 1)
+            raise InvalidArgumentError(f"the seccomp profile cannot be used: {message}") from None
     merge_ulimits([], options.ulimits)
     for entry in options.tmpfs:
         tmpfs_mount(entry)

@@ -245,3 +245,26 @@ def test_a_non_root_user_gets_only_what_it_was_given() -> None:
     assert config.process is not None and config.process.capabilities is not None
     assert config.process.capabilities.ambient == ["CAP_NET_ADMIN"]
     assert "CAP_CHOWN" in config.process.capabilities.bounding
+
+
+@pytest.mark.parametrize(
+    ("profile", "message"),
+    [
+        ({"syscalls": []}, "defaultAction is required"),
+        ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"]}]},
+         r"syscalls\[0\]\.action is required"),
+        ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"],
+          "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ",
+                                                "bogus": 1}]}]},
+         r"syscalls\[0\]\.args\[0\]\.bogus is not supported"),
+    ],
+)  # fmt: skip
+def test_a_seccomp_profile_the_runtime_cannot_read_is_refused_at_create(
+    profile: dict[str, Any], message: str
+) -> None:
+    options = CreateOptions("busybox", security_opt=[f"seccomp={json.dumps(profile)}"])
+    with pytest.raises(
+        InvalidArgumentError, match=f"the seccomp profile cannot be used: {message}"
+    ):
+        security.check(options)
+    security.check(CreateOptions("busybox", privileged=True, security_opt=options.security_opt))
