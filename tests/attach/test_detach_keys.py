@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import InvalidArgumentError
 from engine.attach.detach_keys import DEFAULT_DETACH_KEYS, DetachMatcher, parse_detach_keys
+from engine.errors import InvalidArgumentError
 
 P, Q = b"\x10", b"\x11"
 
