@@ -15,15 +15,25 @@ from engine.cgroups.v2 import V2Cgroup
 
 __all__ = [
     "CGROUP_ROOT",
+    "CONTAINERS_PARENT",
     "Cgroup",
     "Hierarchy",
     "Layout",
     "Limits",
     "Usage",
+    "container_path",
     "create",
     "detect",
     "get",
 ]
+
+#: the cgroup under which berth's containers live, on every hierarchy: berth/<id>
+CONTAINERS_PARENT = "berth"
+
+
+def container_path(container_id: str) -> str:
+    """The cgroup path of a container of berth's (relative to each hierarchy's root)."""
+    return f"{CONTAINERS_PARENT}/{container_id}"
 
 
 def get(path: str, layout: Layout | None = None) -> Cgroup:

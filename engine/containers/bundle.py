@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from engine import cgroups
 from engine.containers.environment import container_env
 from engine.containers.limits import oci_resources
 from engine.containers.model import Container
@@ -13,12 +13,12 @@ from engine.containers.spec import ProcessSpec, etc_mounts, runtime_config
 from engine.containers.user import resolve_user
 from engine.errors import ContainerStartError
 from engine.images import Image
+from engine.linux.files import write_atomically
 from engine.network.model import ContainerNetwork
 from engine.runtime.rootpath import resolve as resolve_in_root
 from engine.storage import overlay
 
 ROOTFS = "merged"
-CGROUP_PARENT = "berth"
 
 
 def container_dirs(bundle: Path) -> tuple[Path, Path, Path]:
@@ -62,13 +62,13 @@ def _write_config(bundle: Path, container: Container, image: Image, rootfs: Path
     config = runtime_config(
         process,
         rootfs=ROOTFS,
-        cgroups_path=f"{CGROUP_PARENT}/{container.id}",
+        cgroups_path=cgroups.container_path(container.id),
         extra_mounts=etc_mounts(_write_etc_files(bundle, hostname, network)),
         network=network.namespace,
         resources=oci_resources(options),
     )
     secure(config, options, user.uid)
-    _write_atomically(bundle / "config.json", config.to_json())
+    write_atomically(bundle / "config.json", config.to_json())
 
 
 def _write_etc_files(bundle: Path, hostname: str, network: ContainerNetwork) -> dict[str, str]:
@@ -80,12 +80,6 @@ def _write_etc_files(bundle: Path, hostname: str, network: ContainerNetwork) -> 
     mounts = {"/etc/hosts": str(network.hosts)}
     for destination, text in files.items():
         source = bundle / Path(destination).name
-        _write_atomically(source, text)
+        write_atomically(source, text)
         mounts[destination] = str(source)
     return mounts
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)

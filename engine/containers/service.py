@@ -153,7 +153,7 @@ class ContainerService:
         if warn is not None:
             notes = await asyncio.to_thread(
                 runtime.unapplied, limits.cgroup_limits(container.options),
-                bundles.CGROUP_PARENT,
+                cgroups.CONTAINERS_PARENT,
             )  # fmt: skip
             _tell(warn, notes, container)
         return container
@@ -525,7 +525,7 @@ class ContainerService:
 
     def _cgroup(self, container_id: str) -> cgroups.Cgroup:
         """The container's cgroup, whichever runtime made it (the engine names its path)."""
-        return cgroups.get(f"{bundles.CGROUP_PARENT}/{container_id}")
+        return cgroups.get(cgroups.container_path(container_id))
 
     def _runtime(self, container: Container) -> runtimes.OciRuntime:
         """The OCI runtime the container was created with (``--runtime``)."""

@@ -21,7 +21,7 @@ from pathlib import Path
 from engine.monitor.attach_server import AttachServer
 from engine.monitor.container_io import ContainerIO, console_listener
 from engine.monitor.protocol import WINSIZE, Frame, encode_exit
-from engine.runtimes.base import exit_status
+from engine.signals import exit_status
 
 # After the process exits, how long to wait for the rest of its output.
 _DRAIN_SECONDS = 2.0

@@ -25,6 +25,8 @@ import select
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from engine.linux.files import write_atomically
+
 STATUS = "status.json"
 MONITOR_LOCK = "monitor.lock"
 STOP_REQUESTED = "stop-requested"
@@ -50,10 +52,8 @@ class RunStatus:
 
 def write(run_dir: Path, status: RunStatus) -> None:
     """Replace the status atomically; a run dir removed meanwhile (rm) is not re-made."""
-    temporary = run_dir / f".{STATUS}.{os.getpid()}"
     with contextlib.suppress(FileNotFoundError):
-        temporary.write_text(json.dumps(asdict(status)))
-        os.replace(temporary, run_dir / STATUS)
+        write_atomically(run_dir / STATUS, json.dumps(asdict(status)))
 
 
 def read(run_dir: Path) -> RunStatus | None:

@@ -153,6 +153,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _exec(args: argparse.Namespace) -> int:
     from engine.runtime.exec import exec_process
+    from engine.signals import exit_status
 
     container = _runtime()
     pid = exec_process(
@@ -164,7 +165,7 @@ def _exec(args: argparse.Namespace) -> int:
         return 0
     with container.forwarding(pid):
         _, status = os.waitpid(pid, 0)
-    return container.exit_status(status)
+    return exit_status(status)
 
 
 def _exec_process(args: argparse.Namespace) -> dict:

@@ -26,6 +26,7 @@ from engine.runtime import spec as specs
 from engine.runtime import statedir as states
 from engine.runtime.spec import Spec
 from engine.runtime.statedir import EXEC_FIFO, ContainerState
+from engine.signals import exit_status
 
 #: signals ``run(forward_signals=True)`` passes on to the container's init
 FORWARDED_SIGNALS = (
@@ -198,11 +199,6 @@ def run(
     finally:
         delete(container_id, state_root=state_root, force=True)
     return exit_status(status)
-
-
-def exit_status(wait_status: int) -> int:
-    code = os.waitstatus_to_exitcode(wait_status)
-    return 128 - code if code < 0 else code
 
 
 # -- create's parts ----------------------------------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine import cgroups
 from engine import ocispec as oci
 from engine.cgroups import Limits
 from engine.errors import InvalidArgumentError, UnsupportedError
@@ -31,7 +32,6 @@ NAMESPACE_FLAGS = {
     "cgroup": syscalls.CLONE_NEWCGROUP,
 }
 DEVICE_TYPES = ("c", "b", "u", "p")
-DEFAULT_CGROUP_PARENT = "berth"
 
 
 @dataclass(frozen=True)
@@ -314,7 +314,7 @@ def _propagation(value: str | None) -> str | None:
 
 def _cgroups_path(path: str | None, container_id: str) -> str:
     if not path:
-        return f"{DEFAULT_CGROUP_PARENT}/{container_id}"
+        return cgroups.container_path(container_id)
     if ":" in path:
         raise UnsupportedError(f"config.json: systemd cgroup paths ({path!r}) are not supported")
     return path

@@ -8,7 +8,6 @@ id; the runtime keeps its own state under the state root it was made with.
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
@@ -105,9 +104,3 @@ class OciRuntime(ABC):
         from engine.runtime import resources
 
         return resources.unapplied(limits, cgroup_parent)
-
-
-def exit_status(wait_status: int) -> int:
-    """A waitpid status as a shell gives it: the exit code, or 128+N if killed by N."""
-    code = os.waitstatus_to_exitcode(wait_status)
-    return 128 - code if code < 0 else code

@@ -23,6 +23,7 @@ from typing import Any
 
 from engine import cgroups
 from engine.errors import BerthError, ConflictError, ContainerStartError, NotFoundError
+from engine.linux.files import write_atomically
 from engine.runtimes.base import OciRuntime, Warn
 
 # What runc, crun and youki say in their errors, mapped to the engine's errors.
@@ -254,6 +255,4 @@ def _absolute_cgroups_path(bundle: Path) -> None:
     if not isinstance(path, str) or not path or path.startswith("/"):
         return
     linux["cgroupsPath"] = "/" + path
-    temporary = config_path.with_name(f".{config_path.name}.tmp")
-    temporary.write_text(json.dumps(config, indent=2))
-    os.replace(temporary, config_path)
+    write_atomically(config_path, json.dumps(config, indent=2))

@@ -28,7 +28,7 @@ import pytest
 from engine import cgroups, runtime
 from engine.errors import NotFoundError
 from engine.linux import syscalls
-from engine.runtime.container import exit_status
+from engine.signals import exit_status
 from tests.conftest import ROOT, require_root
 
 BERTH_RUNTIME = str(Path(sys.executable).with_name("berth-runtime"))
