@@ -82,7 +82,7 @@ class Engine:
         self.containers = ContainerService(paths, self.db, self.images, self.networks)
         self.containers.collect_leftovers()
         space.keep_reserve(paths.root)
-        self.stats = StatsService(self.containers, paths.runtime_state)
+        self.stats = StatsService(self.containers, paths.runroot)
 
     @classmethod
     def open(cls, root: str | None = None, runroot: str | None = None) -> Engine:

@@ -15,9 +15,9 @@ __all__ = ["ContainerStats", "StatsService", "Tick"]
 
 
 class StatsService:
-    def __init__(self, containers: ContainerService, runtime_state: Path) -> None:
+    def __init__(self, containers: ContainerService, runroot: Path) -> None:
         self._containers = containers
-        self._runtime_state = runtime_state
+        self._runroot = runroot
         self._samplers: dict[float, Sampler] = {}
 
     async def stream(
@@ -36,7 +36,7 @@ class StatsService:
         sampler = self._samplers.get(interval)
         if sampler is None:
             containers = functools.partial(self._containers.list, all=True)
-            sampler = Sampler(containers, self._runtime_state, interval)
+            sampler = Sampler(containers, self._runroot, interval)
             self._samplers[interval] = sampler
         async with contextlib.aclosing(sampler.listen(Selection(ids, all))) as ticks:
             async for tick in ticks:

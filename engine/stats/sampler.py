@@ -13,10 +13,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import cgroups
+from engine import cgroups, runtimes
 from engine.containers.model import Container
 from engine.errors import BerthError, NotFoundError
-from engine.runtime import statedir as states
 from engine.stats.reading import (
     ContainerStats,
     Previous,
@@ -64,12 +63,12 @@ class _Listener:
 
 class Sampler:
     def __init__(
-        self, list_containers: Callable[[], Awaitable[list[Container]]], runtime_state: Path,
+        self, list_containers: Callable[[], Awaitable[list[Container]]], runroot: Path,
         interval: float,
     ) -> None:  # fmt: skip
         self.interval = interval
         self._list = list_containers
-        self._reader = Reader(runtime_state)
+        self._reader = Reader(runroot)
         self._listeners: set[_Listener] = set()
         self._task: asyncio.Task[None] | None = None
 
@@ -113,8 +112,8 @@ class Sampler:
 class Reader:
     """Reads containers' stats, keeping what the next reading's rates need."""
 
-    def __init__(self, runtime_state: Path) -> None:
-        self._runtime_state = runtime_state
+    def __init__(self, runroot: Path) -> None:
+        self._runroot = runroot
         self._layout = cgroups.detect()
         # per run of a container, (id, started_at): its cgroup and init, and last reading
         self._targets: dict[tuple[str, str | None], tuple[cgroups.Cgroup, int] | None] = {}
@@ -129,7 +128,7 @@ class Reader:
         result = {}
         for container in containers:
             key = (container.id, container.started_at)
-            target = self._target(key) if container.running else None
+            target = self._target(key, container.runtime) if container.running else None
             if target is None:
                 result[container.id] = stopped_stats(container.id, container.name)
                 continue
@@ -142,12 +141,15 @@ class Reader:
             result[container.id] = stats
         return result
 
-    def _target(self, key: tuple[str, str | None]) -> tuple[cgroups.Cgroup, int] | None:
+    def _target(
+        self, key: tuple[str, str | None], runtime: str
+    ) -> tuple[cgroups.Cgroup, int] | None:
+        """The run's cgroup and init, once per run: its runtime knows the init's pid."""
         if key not in self._targets:
             try:
-                saved = states.load(self._runtime_state, key[0])
-            except NotFoundError:  # between restarts
+                pid = runtimes.get(runtime, self._runroot).state(key[0])["pid"]
+            except NotFoundError:  # between restarts, or its runtime is gone
                 return None
-            cgroup = cgroups.get(saved.cgroup_path, self._layout)
-            self._targets[key] = (cgroup, saved.pid)
+            cgroup = cgroups.get(cgroups.container_path(key[0]), self._layout)
+            self._targets[key] = (cgroup, pid)
         return self._targets[key]

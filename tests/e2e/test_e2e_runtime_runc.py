@@ -156,6 +156,16 @@ def test_memory_limit_lands_in_the_cgroup(berth: Berth, runtime: str) -> None:
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
+def test_stats_reads_the_containers_cgroup(berth: Berth, runtime: str) -> None:
+    container_id = _run_ok(berth, runtime, "-d", "--memory", "64m", *SLEEPER).strip()
+    shown = berth.ok("stats", "--no-stream", "--format", "{{.MemUsage}}\t{{.PIDs}}",
+                     container_id).stdout.strip()  # fmt: skip
+    usage, pids = shown.split("\t")
+    assert usage.endswith("/ 64MiB") and not usage.startswith("0B"), shown
+    assert pids == "1", shown
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_pause_and_unpause(berth: Berth, runtime: str) -> None:
     container_id = _run_ok(berth, runtime, "-d", "--name", "pp", *SLEEPER).strip()
     berth.ok("pause", "pp")
