@@ -328,8 +328,12 @@ def _unusable_root(tmp_path: Path, kind: str) -> Path:
     else:  # a root made, then its file system mounted read-only
         subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(root)], check=True)
         command = [BERTH, "--root", str(root), "--runroot", str(tmp_path / "run"), "ps"]
-        subprocess.run(command, capture_output=True, check=True)
-        subprocess.run(["mount", "-o", "remount,ro", str(root)], check=True)
+        try:
+            subprocess.run(command, capture_output=True, check=True)
+            subprocess.run(["mount", "-o", "remount,ro", str(root)], check=True)
+        except subprocess.CalledProcessError:
+            subprocess.run(["umount", str(root)], check=True)  # leave no mount behind
+            raise
     return root
 
 
