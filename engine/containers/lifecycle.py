@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine import runtimes
-from engine.containers.bundle import container_dirs
 from engine.containers.model import Container
 from engine.errors import BerthError, ContainerStartError
 from engine.monitor.config import ExecConfig, MonitorConfig
@@ -50,7 +49,7 @@ def spawn_monitor(
 
     def config(ready_write: int) -> str:
         return MonitorConfig(
-            container_id=container.id, bundle=str(bundle), rootfs=str(container_dirs(bundle)[2]),
+            container_id=container.id, bundle=str(bundle),
             runtime=container.runtime,
             runtime_root=str(runtimes.state_root(container.runtime, paths.runroot)),
             socket=socket, log=str(bundle / "ctr.log"),

@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass
 class MonitorConfig:
     container_id: str
     bundle: str  # the OCI bundle
-    rootfs: str  # its root file system, already mounted; unmounted when the monitor ends
     runtime_root: str  # the OCI runtime's state directory
     run_dir: str  # where the status files go (engine/monitor/status.py)
     socket: str  # the attach socket to serve

@@ -24,7 +24,6 @@ from engine.monitor.logfile import JsonLogWriter
 from engine.monitor.restart import RestartPolicy, next_delay
 from engine.monitor.session import ProcessSession
 from engine.process_identity import start_time
-from engine.storage import overlay
 from engine.timestamps import now
 
 # A foreground run whose client never connects (it was killed) is not started.
@@ -160,10 +159,14 @@ class Monitor:
             self._runtime.delete(self.config.container_id, force=True)
 
     def _end(self) -> None:
-        """Close the log and the socket, unmount, then become the engine's exit command."""
+        """Close the log and the socket, then become the engine's exit command.
+
+        The rootfs stays mounted: the exit command (or ``rm``, which asked for the
+        removal) unmounts it as it releases the container, as any engine command does
+        for a container whose monitor is gone.
+        """
         self._log.close()
         self._session.close()
-        overlay.unmount(Path(self.config.rootfs))
         if status.removal_requested(self._run_dir):  # rm finishes it, and at once
             sys.exit(0)
         command = self.config.exit_command

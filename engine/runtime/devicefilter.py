@@ -15,12 +15,19 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from engine.linux import bpf
 
-if TYPE_CHECKING:
-    from engine.runtime.devicecgroup import DeviceRule
+
+class DeviceRule(Protocol):
+    """One OCI device rule, as engine/runtime/devicecgroup.py parses it."""
+
+    allow: bool
+    type: str
+    major: int | None
+    minor: int | None
+    access: str
 
 #: struct bpf_cgroup_dev_ctx: access_type (access << 16 | type), major, minor
 _TYPE_CODES = {"b": 1, "c": 2}
