@@ -57,10 +57,6 @@ def _attr(fmt: str, *values: int) -> ctypes.Array:
     return buffer
 
 
-def _address(buffer: ctypes.Array) -> int:
-    return ctypes.addressof(buffer)
-
-
 def load_program(prog_type: int, instructions: bytes, name: str, license: str = "Apache") -> int:
     """Load a program through the verifier; its file descriptor (close it when done).
 
@@ -89,9 +85,9 @@ def _load(prog_type: int, code: ctypes.Array, licence: ctypes.Array, name: str,
     # prog_type, insn_cnt, insns, license, log_level, log_size, log_buf, kern_version,
     # prog_flags, prog_name[16]
     attr = _attr(
-        "IIQQIIQII16s", prog_type, len(code) // 8, _address(code), _address(licence),
-        1 if log is not None else 0, len(log) if log is not None else 0,
-        _address(log) if log is not None else 0, 0, 0, name.encode()[:15],
+        "IIQQIIQII16s", prog_type, len(code) // 8, ctypes.addressof(code),
+        ctypes.addressof(licence), 1 if log is not None else 0, len(log) if log is not None else 0,
+        ctypes.addressof(log) if log is not None else 0, 0, 0, name.encode()[:15],
     )  # fmt: skip
     return _bpf(_PROG_LOAD, attr, f"load the BPF program {name}")
 

@@ -15,11 +15,8 @@ from typing import Any
 import pytest
 
 from engine.api import Engine
-from engine.containers.limits import oci_resources
 from engine.containers.model import CreateOptions
-from engine.containers.security import secure
-from engine.containers.spec import ProcessSpec, etc_mounts, runtime_config
-from engine.containers.user import ProcessUser
+from tests.oci_configs import built_config
 
 SCHEMA_DIR = Path("/usr/share/gocode/src/github.com/opencontainers/runtime-spec/schema")
 _PACKAGE = "golang-github-opencontainers-specs-dev"
@@ -164,15 +161,7 @@ _BUILT = {
 @pytest.mark.parametrize("options", _BUILT.values(), ids=_BUILT.keys())
 @pytest.mark.parametrize("uid", [0, 1000])
 def test_the_builders_config_is_valid(options: CreateOptions, uid: int):
-    user = ProcessUser(uid, uid, (10,), "/root")
-    process = ProcessSpec(["sh"], ["PATH=/bin"], "/work", user, "box", options.tty)
-    config = runtime_config(
-        process, rootfs="merged", cgroups_path="berth/x",
-        extra_mounts=etc_mounts({"/etc/hostname": "/bundle/hostname"}),
-        network={"type": "network", "path": "/run/netns/x"}, resources=oci_resources(options),
-    )  # fmt: skip
-    secure(config, options, uid)
-    _check(json.loads(config.to_json()))
+    _check(json.loads(built_config(options, uid).to_json()))
 
 
 def test_the_models_full_example_is_valid():

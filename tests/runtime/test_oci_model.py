@@ -13,13 +13,11 @@ import pytest
 
 from engine import ocispec as oci
 from engine.containers import security
-from engine.containers.limits import oci_resources
 from engine.containers.model import CreateOptions
-from engine.containers.spec import ProcessSpec, etc_mounts, runtime_config
-from engine.containers.user import ProcessUser
 from engine.errors import InvalidArgumentError, UnsupportedError
 from engine.runtime import resources
 from engine.runtime import spec as runtime_spec
+from tests.oci_configs import built_config
 
 FULL: dict[str, Any] = {
     "ociVersion": "1.0.2",
@@ -204,18 +202,6 @@ def test_the_runtime_reads_the_full_config(tmp_path: Path) -> None:
     assert loaded.rootfs_propagation == "slave" and loaded.domainname == "example.org"
 
 
-def _built(options: CreateOptions, uid: int = 0) -> oci.Spec:
-    user = ProcessUser(uid, uid, (), "/root")
-    process = ProcessSpec(["sh"], ["PATH=/bin"], "/", user, "box", options.tty)
-    config = runtime_config(
-        process, rootfs="merged", cgroups_path="berth/x",
-        extra_mounts=etc_mounts({"/etc/hostname": "/b/hostname"}),
-        network={"type": "network", "path": "/run/netns/x"}, resources=oci_resources(options),
-    )  # fmt: skip
-    security.secure(config, options, uid)
-    return config
-
-
 @pytest.mark.parametrize(
     "options",
     [
@@ -230,7 +216,7 @@ def _built(options: CreateOptions, uid: int = 0) -> oci.Spec:
     ids=["default", "flags", "privileged", "unconfined"],
 )  # fmt: skip
 def test_what_the_engine_builds_the_runtime_reads(tmp_path: Path, options: CreateOptions) -> None:
-    config = _built(options)
+    config = built_config(options)
     text = config.to_json()
     assert oci.Spec.from_json(text) == config
     (tmp_path / "config.json").write_text(text)
@@ -241,7 +227,7 @@ def test_what_the_engine_builds_the_runtime_reads(tmp_path: Path, options: Creat
 
 
 def test_a_non_root_user_gets_only_what_it_was_given() -> None:
-    config = _built(CreateOptions("busybox", cap_add=["NET_ADMIN"]), uid=1000)
+    config = built_config(CreateOptions("busybox", cap_add=["NET_ADMIN"]), uid=1000)
     assert config.process is not None and config.process.capabilities is not None
     assert config.process.capabilities.ambient == ["CAP_NET_ADMIN"]
     assert "CAP_CHOWN" in config.process.capabilities.bounding
