@@ -155,7 +155,7 @@ class TokenServer:
         self._x5c = base64.b64encode(der).decode()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _TokenHandler)
         self._httpd.token_server = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
 
     @property
