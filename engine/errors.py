@@ -51,3 +51,11 @@ class ContainerStartError(BerthError):
 
 class NoSpaceError(BerthError):
     """The engine root's file system is full: "no space left on the engine root (PATH)"."""
+
+
+class RegistryError(BerthError):
+    """A registry could not be reached, refused a request, or answered nonsense."""
+
+
+class IntegrityError(BerthError):
+    """Content whose digest is not the one it was named by: it is never stored."""

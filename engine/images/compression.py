@@ -1,4 +1,5 @@
-"""Open a tarball that may be compressed, telling the format by its first bytes.
+"""Open a tarball that may be compressed (gzip, bzip2, xz, zstd), telling which by its
+first bytes.
 
 The name of a file says nothing reliable (``rootfs.tar`` is often gzip), and stdin has
 no name at all, so the magic bytes decide. Streams are never seeked: stdin is a pipe.
@@ -12,6 +13,8 @@ import lzma
 import zlib
 from typing import BinaryIO
 
+import zstandard
+
 from engine.errors import InvalidArgumentError
 
 _MAGIC = {
@@ -22,7 +25,7 @@ _MAGIC = {
 }
 _HEAD = max(len(magic) for magic in _MAGIC)
 # What a decompressor raises on damaged or truncated input.
-_CORRUPT = (EOFError, OSError, lzma.LZMAError, zlib.error)
+_CORRUPT = (EOFError, OSError, lzma.LZMAError, zlib.error, zstandard.ZstdError)
 
 
 class _Prefixed:
@@ -80,17 +83,12 @@ class _Checked:
 def decompressed(stream: BinaryIO, name: str) -> BinaryIO:
     """``stream`` as plain tar bytes, whatever compression it came in.
 
-    ``name`` only labels errors. zstd is recognized and refused with a clear message.
+    ``name`` only labels errors.
     """
     named = _Named(stream, name)
     head = _read_head(named)
     source = _Prefixed(head, named)
     kind = next((k for magic, k in _MAGIC.items() if head.startswith(magic)), "tar")
-    if kind == "zstd":
-        raise InvalidArgumentError(
-            f'"{name}" is zstd-compressed, which berth cannot read yet: '
-            "decompress it first (zstd -d) or use gzip, bzip2 or xz"
-        )
     if kind == "tar":
         return source  # type: ignore[return-value]
     # The caller closes the tar stream; these only wrap ``source`` and own no descriptor.
@@ -98,6 +96,10 @@ def decompressed(stream: BinaryIO, name: str) -> BinaryIO:
         opened = gzip.GzipFile(fileobj=source, mode="rb")
     elif kind == "bzip2":
         opened = bz2.BZ2File(source)
+    elif kind == "zstd":
+        # Python 3.11 has no zstd; layers of current images often are (podman, buildkit).
+        reader = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True)
+        opened = reader  # type: ignore[assignment]
     else:
         opened = lzma.LZMAFile(source)  # noqa: SIM115
     return _Checked(opened, kind, name)  # type: ignore[arg-type, return-value]

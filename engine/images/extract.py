@@ -19,7 +19,7 @@ import shutil
 import stat
 import tarfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from engine.errors import BerthError, InvalidArgumentError
 from engine.storage.space import is_no_space
@@ -35,15 +35,24 @@ _OVERLAY_XATTRS = "trusted.overlay."
 _CHUNK = 1 << 20
 
 
-def extract_layer(stream: BinaryIO, destination: Path) -> int:
+class FileDataListener(Protocol):
+    def file_data(self, path: str, offset: int, size: int) -> None: ...
+
+
+def extract_layer(
+    stream: BinaryIO, destination: Path, listener: FileDataListener | None = None
+) -> int:
     """Extract the tar read from ``stream`` into the empty directory ``destination``.
+
+    ``listener`` is told, before each regular file's contents are read, which bytes of
+    the stream they are and where they go (tar_layout records the rest).
 
     Returns the bytes of regular files extracted (hard links counted once). Raises
     InvalidArgumentError for a malformed or unsafe archive and BerthError when the host
     refuses an operation, each naming the entry, or OSError when the disk is full; the
     caller removes ``destination``.
     """
-    extractor = _Extractor(str(destination))
+    extractor = _Extractor(str(destination), listener)
     try:
         with tarfile.open(fileobj=stream, mode="r|") as archive:
             for member in archive:
@@ -55,8 +64,9 @@ def extract_layer(stream: BinaryIO, destination: Path) -> int:
 
 
 class _Extractor:
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, listener: FileDataListener | None) -> None:
         self.root = root
+        self._listener = listener
         self.size = 0
         self._directories: set[str] = {""}  # relative paths known to be real directories
         self._times: dict[str, float] = {}  # directory mtimes, set last: entries change them
@@ -112,7 +122,7 @@ class _Extractor:
                 self._directories.add(relative)
             self._times[relative] = member.mtime
         elif member.isreg():
-            self._write_file(archive, member, path)
+            self._write_file(archive, member, path, relative)
         elif member.issym():
             os.symlink(member.linkname, path)  # interpreted inside the container, never here
         elif member.islnk():
@@ -127,7 +137,11 @@ class _Extractor:
             raise InvalidArgumentError(f'layer entry "{member.name}" has an unknown type')
         _apply_metadata(member, path)
 
-    def _write_file(self, archive: tarfile.TarFile, member: tarfile.TarInfo, path: str) -> None:
+    def _write_file(
+        self, archive: tarfile.TarFile, member: tarfile.TarInfo, path: str, relative: str
+    ) -> None:
+        if self._listener and member.sparse is None:  # a sparse one's raw bytes stay recorded
+            self._listener.file_data(relative, member.offset_data, member.size)
         source = archive.extractfile(member)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         with os.fdopen(os.open(path, flags, 0o600), "wb") as target:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from engine.images.extract import extract_layer
+from engine.images.tar_layout import LAYOUT_NAME, LayoutRecorder, rebuilt_tar
 from engine.linux import syscalls
 from engine.paths import EnginePaths
 from engine.state import Database
@@ -61,10 +62,11 @@ class _Hashing:
         self.digest.update(data)
         return data
 
-    def drain(self) -> None:
-        """tar readers stop at the end-of-archive blocks; the id covers every byte."""
-        while self.read(_DRAIN_CHUNK):
-            pass
+
+def _drain(stream: BinaryIO) -> None:
+    """tar readers stop at the end-of-archive blocks; the id covers every byte."""
+    while stream.read(_DRAIN_CHUNK):
+        pass
 
 
 class LayerStore:
@@ -80,6 +82,10 @@ class LayerStore:
         """The name of the layer's link in ``l/``: ``l/<name>`` is its diff directory."""
         return (self._paths.layer_dir(layer_id) / "link").read_text()
 
+    def tar(self, layer_id: str) -> Iterator[bytes]:
+        """The layer's tar exactly as it was stored (its sha256 is ``layer_id``), in chunks."""
+        return rebuilt_tar(self._paths.layer_dir(layer_id), layer_id)
+
     def stage(self, stream: BinaryIO) -> StagedLayer:
         """Extract the tar read from ``stream`` into scratch space, hashing it on the way,
         and write it to disk (its row may commit as soon as it is moved in).
@@ -93,8 +99,11 @@ class LayerStore:
             try:
                 (staging / "diff").mkdir()
                 hashing = _Hashing(stream)
-                size = extract_layer(hashing, staging / "diff")
-                hashing.drain()
+                with open(staging / LAYOUT_NAME, "wb") as layout:
+                    recorder = LayoutRecorder(hashing, layout)
+                    size = extract_layer(recorder, staging / "diff", recorder)
+                    _drain(recorder)
+                    recorder.close()
                 link = "".join(secrets.choice(_LINK_ALPHABET) for _ in range(_LINK_LENGTH))
                 (staging / "link").write_text(link)
                 _sync_file_system(staging)

@@ -15,10 +15,10 @@ import re
 import sqlite3
 import sys
 import tempfile
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from engine.errors import (
     AmbiguousError,
@@ -44,16 +44,21 @@ from engine.images.layer_files import (
     merged_files,
 )
 from engine.images.layers import LayerStore, StagedLayer
-from engine.images.reference import parse_reference
+from engine.images.progress import Operation
+from engine.images.reference import matches_reference, parse_reference, parse_tag
 from engine.images.starter import STARTER_CONFIG, STARTER_REFERENCE, starter_layer
 from engine.paths import EnginePaths
 from engine.state import Database
+
+if TYPE_CHECKING:
+    from engine.registry.endpoint import TransportOptions
 from engine.storage import scratch, space
 from engine.storage.space import reported_as_no_space
 from engine.timestamps import format_ns, now
 
 _HEX = re.compile(r"[0-9a-f]+")
 _FULL_ID_LENGTH = 64
+_NO_TIME = "0001-01-01T00:00:00Z"  # what Docker shows for an image config without "created"
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,7 @@ class Image:
     tags: tuple[str, ...]
     created: str
     size: int  # bytes of its layers' files
+    digests: tuple[str, ...] = ()  # "repository@sha256:..." it was pulled or pushed as
 
     @property
     def short_id(self) -> str:
@@ -77,6 +83,7 @@ class ImageSummary:
     created: str
     size: int
     containers: int  # how many containers use it
+    repo_digests: list[str] = field(default_factory=list)
 
 
 class ImageService:
@@ -84,6 +91,14 @@ class ImageService:
         self._paths = paths
         self._db = db
         self._layers = LayerStore(paths, db)
+
+    @property
+    def layer_store(self) -> LayerStore:
+        return self._layers
+
+    @property
+    def db(self) -> Database:
+        return self._db
 
     def collect_leftovers(self) -> None:
         """Remove what crashed or failed berth processes left: their scratch space in
@@ -105,7 +120,7 @@ class ImageService:
         content. ``source`` is a path, a binary stream (need not seek), or "-" for stdin.
         The image has no Cmd unless ``changes`` sets one, as with docker import.
         """
-        tag = str(parse_reference(reference)) if reference else None
+        tag = str(parse_tag(reference)) if reference else None
         config = apply_changes({}, changes)
         name = _source_name(source)
         comment = message or f"Imported from {name}"
@@ -129,7 +144,7 @@ class ImageService:
         Running it again only re-tags. Raises NotFoundError or UnsupportedError, naming
         busybox-static, when the binary is missing or dynamically linked.
         """
-        tag = str(parse_reference(reference))
+        tag = str(parse_tag(reference))
         return await asyncio.to_thread(self._create_starter, tag, busybox)
 
     def _create_starter(self, tag: str, busybox: Path) -> Image:
@@ -155,7 +170,7 @@ class ImageService:
         commit.write_layer. An upper directory without changes adds no layer, only an
         empty_layer history step, as in Docker. Nothing is stored when this fails.
         """
-        tag = str(parse_reference(reference)) if reference else None
+        tag = str(parse_tag(reference)) if reference else None
         image = await asyncio.to_thread(self.get_by_id, base)
         config = apply_changes(
             replaced_fields(image.config.get("config", {}), fields or {}), changes, command="commit"
@@ -193,19 +208,28 @@ class ImageService:
         return self._store(staged, full, tag)
 
     def _store(self, staged: StagedLayer | None, config: dict[str, Any], tag: str | None) -> Image:
-        """Store the new layer (if any, the config's last), the image and its tag in one
-        transaction."""
-        raw = serialize(config)
+        """Store the new layer (if any, the config's last), the image and its tag."""
+        return self.register([staged] if staged else [], serialize(config), tag)
+
+    def register(
+        self, staged: Sequence[StagedLayer], raw: bytes, tag: str | None,
+        record: Callable[[sqlite3.Connection, str], None] | None = None,
+    ) -> Image:  # fmt: skip
+        """Store the image whose config is the bytes ``raw``, the ``staged`` layers it
+        adds, its tag and what ``record(tx, image_id)`` writes, in one transaction; the
+        staged layers are discarded whatever happens."""
+        config = json.loads(raw)
         new_id = image_id(raw)
         layers = config["rootfs"]["diff_ids"]
         try:
             with self._db.write() as tx:
-                _check_layers(tx, layers[:-1] if staged else layers)
-                if staged:
-                    self._layers.register(tx, staged)
+                added = {layer.id for layer in staged}
+                _check_layers(tx, [layer for layer in layers if layer not in added])
+                for layer in staged:
+                    self._layers.register(tx, layer)
                 inserted = tx.execute(
                     "INSERT OR IGNORE INTO images (id, config, created) VALUES (?, ?, ?)",
-                    (new_id, raw, config["created"]),
+                    (new_id, raw, config.get("created") or _NO_TIME),
                 ).rowcount
                 if inserted:
                     tx.executemany(
@@ -215,19 +239,54 @@ class ImageService:
                 if tag:
                     tx.execute("INSERT OR REPLACE INTO tags (name, image_id) VALUES (?, ?)",
                                (tag, new_id))  # fmt: skip
+                if record:
+                    record(tx, new_id)
         finally:
-            if staged:
-                self._layers.discard(staged)
+            for layer in staged:
+                self._layers.discard(layer)
         return self.get_by_id(new_id)
+
+    def has_layer(self, layer_id: str) -> bool:
+        return bool(self._db.query("SELECT 1 FROM layers WHERE id = ?", (layer_id,)))
+
+    # -- registries -------------------------------------------------------------------
+
+    def pull(
+        self, reference: str, *, platform: str | None = None, all_tags: bool = False,
+        options: TransportOptions | None = None,
+    ) -> Operation[Image]:  # fmt: skip
+        """Docker's pull, as an Operation: iterate it for its Progress, then await its
+        result, the image (the last tag's, with ``all_tags``).
+
+        A bad reference or platform raises InvalidArgumentError here; what the registry
+        says (NotFoundError for an unknown manifest, RegistryError, IntegrityError for
+        damaged content) comes from the iteration. Nothing is stored unless all of the
+        image arrived intact.
+        """
+        parsed = parse_reference(reference)
+        if all_tags and (parsed.digest or ":" in reference.rsplit("/", 1)[-1]):
+            raise InvalidArgumentError(
+                f'pull --all-tags takes a repository without a tag or digest, not "{reference}"'
+            )
+        from engine.images import pull  # lazily: urllib3 and ssl cost other commands ~40 ms
+
+        wanted = pull.platform(platform)
+        chosen = options or pull.TransportOptions()
+        return Operation(lambda report: pull.pull(self, parsed, wanted, all_tags, chosen, report))
 
     # -- finding images ----------------------------------------------------------
 
-    async def list(self) -> list[ImageSummary]:
-        """Every image, newest first, dangling ones (no tags) included."""
-        return await asyncio.to_thread(self._list)
+    async def list(
+        self, *, dangling: bool | None = None, references: Sequence[str] = ()
+    ) -> list[ImageSummary]:
+        """Every image, newest first, dangling ones (no tags) included; Docker's filters:
+        ``dangling`` keeps only untagged (True) or tagged (False) images, ``references``
+        (globs: ``busybox``, ``*/app:v*``) only images with a name one of them matches."""
+        return await asyncio.to_thread(self._list, dangling, references)
 
-    def _list(self) -> list[ImageSummary]:
-        tags = self._tags_by_image()
+    def _list(self, dangling: bool | None, references: Sequence[str]) -> list[ImageSummary]:
+        tags = self._names_by_image("SELECT name, image_id FROM tags")
+        digests = self._names_by_image("SELECT name, image_id FROM repo_digests")
         counts = self._db.query("SELECT image_id, COUNT(*) AS n FROM containers GROUP BY image_id")
         users = {row["image_id"]: row["n"] for row in counts}
         rows = self._db.query(
@@ -235,22 +294,28 @@ class ImageService:
             " LEFT JOIN image_layers il ON il.image_id = i.id"
             " LEFT JOIN layers l ON l.id = il.layer_id GROUP BY i.id ORDER BY i.created DESC"
         )
-        return [
+        summaries = [
             ImageSummary(
                 row["id"],
                 sorted(tags.get(row["id"], [])),
                 row["created"],
                 row["size"],
                 users.get(row["id"], 0),
+                sorted(digests.get(row["id"], [])),
             )
             for row in rows
         ]
+        return [
+            summary for summary in summaries
+            if (dangling is None or dangling == (not summary.repo_tags))
+            and (not references or matches_reference(summary.repo_tags, references))
+        ]  # fmt: skip
 
-    def _tags_by_image(self) -> dict[str, list[str]]:
-        tags: dict[str, list[str]] = {}
-        for row in self._db.query("SELECT name, image_id FROM tags"):
-            tags.setdefault(row["image_id"], []).append(row["name"])
-        return tags
+    def _names_by_image(self, query: str) -> dict[str, list[str]]:
+        names: dict[str, list[str]] = {}
+        for row in self._db.query(query):
+            names.setdefault(row["image_id"], []).append(row["name"])
+        return names
 
     async def resolve(self, ref: str) -> Image:
         """The image ``ref`` names: repository[:tag], a full id, or a unique id prefix.
@@ -265,6 +330,12 @@ class ImageService:
 
     def _resolve_id(self, ref: str) -> tuple[str, str | None]:
         """The image id for ``ref``, and the tag if ``ref`` named one."""
+        if "@" in ref:  # repository@sha256:<hex>: what it was pulled or pushed as
+            name = str(parse_reference(ref).with_digest(ref.rsplit("@", 1)[1]))
+            rows = self._db.query("SELECT image_id FROM repo_digests WHERE name = ?", (name,))
+            if rows:
+                return rows[0]["image_id"], name
+            raise NotFoundError(f'no such image: "{ref}" (see berth images --digests)')
         hex_part = ref.removeprefix("sha256:")
         is_hex = bool(_HEX.fullmatch(hex_part))
         if not is_hex or (len(hex_part) < _FULL_ID_LENGTH and hex_part == ref):
@@ -293,6 +364,9 @@ class ImageService:
             raise NotFoundError(f'no such image: "{image_id}" (see berth images)')
         layers = self._layer_rows(image_id)
         tags = self._db.query("SELECT name FROM tags WHERE image_id = ? ORDER BY name", (image_id,))
+        digests = self._db.query(
+            "SELECT name FROM repo_digests WHERE image_id = ? ORDER BY name", (image_id,)
+        )
         return Image(
             id=image_id,
             config=json.loads(rows[0]["config"]),
@@ -300,6 +374,7 @@ class ImageService:
             tags=tuple(row["name"] for row in tags),
             created=rows[0]["created"],
             size=sum(row["size"] for row in layers),
+            digests=tuple(row["name"] for row in digests),
         )
 
     def _layer_rows(self, image_id: str) -> list[sqlite3.Row]:
@@ -321,7 +396,7 @@ class ImageService:
 
     async def tag(self, source: str, target: str) -> Image:
         """Give the image ``source`` names the name ``target``, moving it if taken."""
-        name = str(parse_reference(target))
+        name = str(parse_tag(target))
         return await asyncio.to_thread(self._tag, source, name)
 
     def _tag(self, source: str, name: str) -> Image:
@@ -346,21 +421,64 @@ class ImageService:
 
     def _remove(self, ref: str, force: bool) -> list[str]:
         with self._db.write() as tx:  # resolved under the lock: no one changes it meanwhile
-            image_id, tag = self._resolve_id(ref)
-            tags = [row["name"] for row in tx.execute(
-                "SELECT name FROM tags WHERE image_id = ? ORDER BY name", (image_id,))]  # fmt: skip
-            if tag and len(tags) > 1:  # one of several names: only that name goes
-                tx.execute("DELETE FROM tags WHERE name = ?", (tag,))
-                return [f"Untagged: {tag}"]
-            self._check_removable(tx, image_id, tag, tags, force)
-            tx.execute("DELETE FROM tags WHERE image_id = ?", (image_id,))
-            lines = [f"Untagged: {name}" for name in tags]
-            if self._user(tx, image_id):  # forced while in use: the image stays, nameless
-                return lines
-            orphans = self._delete_image(tx, image_id)
+            image_id, name = self._resolve_id(ref)
+            tags = _names(tx, "tags", image_id)
+            digests = _names(tx, "repo_digests", image_id)
+            if name in digests and len(tags) + len(digests) > 1:  # as in Docker: only it goes
+                tx.execute("DELETE FROM repo_digests WHERE name = ?", (name,))
+                return [f"Untagged: {name}"]
+            if name in tags and len(tags) > 1:  # one of several names: only that name goes
+                tx.execute("DELETE FROM tags WHERE name = ?", (name,))
+                return [f"Untagged: {name}"]
+            self._check_removable(tx, image_id, name, tags, force)
+            lines, orphans = self._delete_names_and_image(tx, image_id)
+        return self._finish_removal(image_id, lines, orphans)
+
+    def _delete_names_and_image(
+        self, tx: sqlite3.Connection, image_id: str
+    ) -> tuple[list[str], list[str] | None]:
+        """Delete the image's names and, unless a container uses it, its rows: the
+        "Untagged:" lines and the layers left orphaned (None if the image stays)."""
+        names = sorted(_names(tx, "tags", image_id) + _names(tx, "repo_digests", image_id))
+        tx.execute("DELETE FROM tags WHERE image_id = ?", (image_id,))
+        tx.execute("DELETE FROM repo_digests WHERE image_id = ?", (image_id,))
+        lines = [f"Untagged: {name}" for name in names]
+        if self._user(tx, image_id):  # forced while in use: the image stays, nameless
+            return lines, None
+        return lines, self._delete_image(tx, image_id)
+
+    def _finish_removal(
+        self, image_id: str, lines: list[str], orphans: list[str] | None
+    ) -> list[str]:
+        if orphans is None:
+            return lines
         for layer in orphans:  # files go only once no row refers to them
             self._layers.remove_files(layer)
         return [*lines, f"Deleted: {image_id}", *(f"Deleted: {layer}" for layer in orphans)]
+
+    async def prune(self, *, all_unused: bool = False) -> tuple[list[str], int]:
+        """Docker's image prune: remove dangling images (no tag) no container uses, or
+        with ``all_unused`` every image no container uses. Returns the "Untagged:" /
+        "Deleted:" lines and the bytes of the layers deleted."""
+        return await asyncio.to_thread(
+            space.freeing, self._paths.root, lambda: self._prune(all_unused)
+        )
+
+    def _prune(self, all_unused: bool) -> tuple[list[str], int]:
+        sizes = {row["id"]: row["size"] for row in self._db.query("SELECT id, size FROM layers")}
+        lines: list[str] = []
+        reclaimed = 0
+        for summary in self._list(None if all_unused else True, ()):
+            with self._db.write() as tx:  # checked again under the lock
+                tagged = tx.execute(
+                    "SELECT 1 FROM tags WHERE image_id = ?", (summary.id,)
+                ).fetchone()
+                if self._user(tx, summary.id) or (tagged and not all_unused):
+                    continue
+                removed, orphans = self._delete_names_and_image(tx, summary.id)
+            lines += self._finish_removal(summary.id, removed, orphans)
+            reclaimed += sum(sizes.get(layer, 0) for layer in orphans or ())
+        return lines, reclaimed
 
     def _check_removable(
         self, tx: sqlite3.Connection, image_id: str, tag: str | None, tags: list[str], force: bool
@@ -414,7 +532,7 @@ class ImageService:
         return {
             "Id": image.id,
             "RepoTags": list(image.tags),
-            "RepoDigests": [],
+            "RepoDigests": list(image.digests),
             "Parent": "",
             "Comment": history[-1].get("comment", ""),
             "Created": image.created,
@@ -507,8 +625,14 @@ def _check_layers(tx: sqlite3.Connection, layers: Sequence[str]) -> None:
         if not tx.execute("SELECT 1 FROM layers WHERE id = ?", (layer,)).fetchone():
             short = layer.removeprefix("sha256:")[:12]
             raise ConflictError(
-                f"cannot commit: layer {short} of the base image was removed meanwhile"
+                f"layer {short} of the image was removed meanwhile (an rmi): try again"
             )
+
+
+def _names(tx: sqlite3.Connection, table: str, image_id: str) -> list[str]:
+    """The image's names in ``table`` (tags or repo_digests), sorted."""
+    query = f"SELECT name FROM {table} WHERE image_id = ? ORDER BY name"
+    return [row["name"] for row in tx.execute(query, (image_id,))]
 
 
 def _pair_history(history: Sequence[dict[str, Any]], count: int) -> list[dict[str, Any]]:

@@ -94,4 +94,24 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE containers ADD COLUMN runtime TEXT NOT NULL DEFAULT 'berth';
     """,
+    # 6: what registries know an image and its layers by: the manifests pulled or pushed
+    # (Docker's RepoDigests), and each layer's compressed blobs (Docker's distribution
+    # metadata), so a push skips or mounts what a registry has and compresses nothing twice.
+    """
+    CREATE TABLE repo_digests (
+        name       TEXT PRIMARY KEY,       -- familiar "repository@sha256:<hex>"
+        image_id   TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        manifest   BLOB NOT NULL,          -- the image manifest, exact bytes
+        media_type TEXT NOT NULL
+    );
+    CREATE INDEX repo_digests_by_image ON repo_digests(image_id);
+    CREATE TABLE layer_blobs (
+        layer_id   TEXT NOT NULL REFERENCES layers(id) ON DELETE CASCADE,
+        digest     TEXT NOT NULL,          -- sha256:<hex> of the compressed blob
+        media_type TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        source     TEXT NOT NULL DEFAULT '', -- "host/repository" it is known to be in
+        PRIMARY KEY (layer_id, digest, source)
+    );
+    """,
 )

@@ -153,9 +153,9 @@ def test_concurrent_imports_of_one_layer(images, paths, db, tmp_path):
         (b"", InvalidArgumentError, "not a valid tar archive"),
         (gzip.compress(tree_tar(TREE))[:-40], InvalidArgumentError, "is not valid gzip data"),
         (b"BZh9" + b"junk" * 50, InvalidArgumentError, "is not valid bzip2 data"),
-        (b"\x28\xb5\x2f\xfd" + b"zstd frame", InvalidArgumentError, "zstd-compressed"),
+        (b"\x28\xb5\x2f\xfd" + b"zstd frame", InvalidArgumentError, "is not valid zstd data"),
     ],
-    ids=["junk", "empty", "truncated-gzip", "corrupt-bzip2", "zstd"],
+    ids=["junk", "empty", "truncated-gzip", "corrupt-bzip2", "corrupt-zstd"],
 )
 async def test_bad_tarballs(images, paths, db, tmp_path, content, error, message):
     path = tmp_path / "bad.tar"

@@ -1,0 +1,96 @@
+"""Progress of long image operations (pull, push, load), and the bridge that runs such
+an operation in a worker thread while front ends iterate its progress asynchronously.
+
+The event is Docker's JSON progress message in Python: a line per layer (``id``) that
+changes status ("Waiting", "Downloading" with bytes so far and in all, "Pull complete"),
+and lines for the whole operation (``id`` empty: "Digest: ...", "Status: ...").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+_DONE = object()
+
+
+@dataclass(frozen=True)
+class Progress:
+    id: str  # 12 hex digits of a layer's digest, or "" for the operation as a whole
+    status: str
+    current: int = 0  # bytes so far, where status counts bytes
+    total: int = 0
+
+
+class Cancelled(Exception):
+    """The consumer stopped the operation; the worker unwinds, leaving nothing behind."""
+
+
+class Reporter:
+    """What an operation's worker thread has: a way to report, and to learn it must stop."""
+
+    def __init__(self, emit: Callable[[Progress], None]) -> None:
+        self._emit = emit
+        self._stop = threading.Event()
+
+    def __call__(self, event: Progress) -> None:
+        self.check()
+        self._emit(event)
+
+    def check(self) -> None:
+        """Raise Cancelled once the consumer has gone."""
+        if self._stop.is_set():
+            raise Cancelled
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+
+class Operation(Generic[T]):
+    """``work(reporter)`` run in a thread; iterate it for its Progress, then ``await
+    result()``. Leaving the iteration early (break, an exception, a cancelled task)
+    cancels the work and waits for it to unwind, so nothing is half-registered after."""
+
+    def __init__(self, work: Callable[[Reporter], T]) -> None:
+        self._work = work
+        self._result: T | None = None
+        self._finished = False
+
+    def __aiter__(self) -> AsyncIterator[Progress]:
+        return self._events()
+
+    async def result(self) -> T:
+        """The operation's outcome; runs it (ignoring its progress) if nobody iterated it."""
+        if not self._finished:
+            async for _ in self:
+                pass
+        return self._result  # type: ignore[return-value]
+
+    async def _events(self) -> AsyncIterator[Progress]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        reporter = Reporter(lambda event: loop.call_soon_threadsafe(queue.put_nowait, event))
+
+        def run() -> T:
+            try:
+                return self._work(reporter)
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+
+        task = asyncio.ensure_future(asyncio.to_thread(run))
+        try:
+            while (event := await queue.get()) is not _DONE:
+                yield event  # type: ignore[misc]
+            self._result = await task
+            self._finished = True
+        finally:
+            if not task.done():
+                reporter.cancel()
+                # The worker must be gone before the caller goes on: no registration after.
+                await asyncio.shield(asyncio.wait({task}))
+                if not task.cancelled():
+                    task.exception()  # retrieved: Cancelled, or whatever stopped it

@@ -1,0 +1,1 @@
+"""A client of OCI distribution registries: auth, credentials, manifests and blobs."""
