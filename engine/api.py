@@ -27,6 +27,7 @@ from engine.containers.status import container_status
 from engine.errors import PermissionError_
 from engine.images import Image, ImageService, ImageSummary
 from engine.images.layer_files import LayerChange, LayerInfo, MergedEntry
+from engine.images.progress import Operation, Progress
 from engine.monitor.restart import RestartPolicy
 from engine.network.model import (
     CONTAINER_PREFIX,
@@ -56,6 +57,8 @@ __all__ = [  # noqa: RUF022 (grouped by what they are, not sorted)
     "LIMIT_FLAGS", "parse_limit", "limits_in_effect", "parse_signal",
     # images
     "Image", "ImageSummary", "LayerChange", "LayerInfo", "MergedEntry",
+    # long image operations (pull, push, load): progress to iterate, then a result
+    "Operation", "Progress",
     # networks
     "Network", "PortMapping", "parse_port_spec",
     "DEFAULT_NETWORK", "HOST_NETWORK", "NO_NETWORK", "CONTAINER_PREFIX",

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from engine.errors import (
     AmbiguousError,
@@ -45,13 +45,10 @@ from engine.images.layer_files import (
 )
 from engine.images.layers import LayerStore, StagedLayer
 from engine.images.progress import Operation
-from engine.images.reference import matches_reference, parse_reference, parse_tag
+from engine.images.reference import HUB_DOMAIN, matches_reference, parse_reference, parse_tag
 from engine.images.starter import STARTER_CONFIG, STARTER_REFERENCE, starter_layer
 from engine.paths import EnginePaths
 from engine.state import Database
-
-if TYPE_CHECKING:
-    from engine.registry.endpoint import TransportOptions
 from engine.storage import scratch, space
 from engine.storage.space import reported_as_no_space
 from engine.timestamps import format_ns, now
@@ -253,15 +250,17 @@ class ImageService:
 
     def pull(
         self, reference: str, *, platform: str | None = None, all_tags: bool = False,
-        options: TransportOptions | None = None,
+        tls_verify: bool | None = None, cert_dir: str | None = None,
     ) -> Operation[Image]:  # fmt: skip
         """Docker's pull, as an Operation: iterate it for its Progress, then await its
         result, the image (the last tag's, with ``all_tags``).
 
-        A bad reference or platform raises InvalidArgumentError here; what the registry
-        says (NotFoundError for an unknown manifest, RegistryError, IntegrityError for
-        damaged content) comes from the iteration. Nothing is stored unless all of the
-        image arrived intact.
+        ``tls_verify`` False allows an unverified or plain HTTP registry (None: as
+        /etc/berth/registries.conf says); ``cert_dir`` replaces certs.d for its CAs. A bad
+        reference or platform raises InvalidArgumentError here; what the registry says
+        (NotFoundError for an unknown manifest, RegistryError, IntegrityError for damaged
+        content) comes from the iteration. Nothing is stored unless all of the image
+        arrived intact.
         """
         parsed = parse_reference(reference)
         if all_tags and (parsed.digest or ":" in reference.rsplit("/", 1)[-1]):
@@ -271,8 +270,53 @@ class ImageService:
         from engine.images import pull  # lazily: urllib3 and ssl cost other commands ~40 ms
 
         wanted = pull.platform(platform)
-        chosen = options or pull.TransportOptions()
-        return Operation(lambda report: pull.pull(self, parsed, wanted, all_tags, chosen, report))
+        options = pull.TransportOptions(tls_verify, Path(cert_dir) if cert_dir else None)
+        return Operation(lambda report: pull.pull(self, parsed, wanted, all_tags, options, report))
+
+    def push(
+        self, reference: str, *, tls_verify: bool | None = None, cert_dir: str | None = None
+    ) -> Operation[str]:
+        """Docker's push of the image named ``reference`` (a tag: its repository names
+        the registry), as an Operation whose result is the manifest's digest. Blobs the
+        registry has are skipped, mounted from another of its repositories where known,
+        else uploaded (compressed as they stream)."""
+        parsed = parse_tag(reference)
+        from engine.images import push  # lazily, as pull
+
+        options = push.TransportOptions(tls_verify, Path(cert_dir) if cert_dir else None)
+        return Operation(lambda report: push.push(self, parsed, options, report))
+
+    async def login(
+        self, server: str, username: str, password: str, *,
+        tls_verify: bool | None = None, cert_dir: str | None = None,
+    ) -> Path:  # fmt: skip
+        """Check the credentials with the registry ``server`` (host[:port]; Docker Hub if
+        empty), then store them where Docker does; returns where (config.json, or the
+        credential helper's path)."""
+        from engine.images import push  # lazily, as pull
+
+        options = push.TransportOptions(tls_verify, Path(cert_dir) if cert_dir else None)
+        return await asyncio.to_thread(push.login, server, username, password, options)
+
+    async def logout(self, server: str) -> bool:
+        """Forget the credentials for ``server``; False if there were none."""
+        from engine.registry import credentials
+
+        return await asyncio.to_thread(credentials.erase, server or HUB_DOMAIN)
+
+    async def save(self, references: Sequence[str], destination: str | Path | BinaryIO) -> None:
+        """Docker's save: the images as a docker-archive tar (with an OCI layout inside,
+        as current Docker writes), to a path or a binary stream."""
+        from engine.images import archive
+
+        await asyncio.to_thread(archive.save, self, references, destination)
+
+    def load(self, source: str | Path | BinaryIO) -> Operation[list[str]]:
+        """Docker's load of a docker-archive or OCI layout archive (gzip or plain), as an
+        Operation whose result is the "Loaded image: ..." names (ids where untagged)."""
+        from engine.images import archive
+
+        return Operation(lambda report: archive.load(self, source, report))
 
     # -- finding images ----------------------------------------------------------
 
