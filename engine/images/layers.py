@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from engine.images.extract import extract_layer
-from engine.images.tar_layout import LAYOUT_NAME, LayoutRecorder, rebuilt_tar
+from engine.images.tar_layout import LAYOUT_NAME, LayoutRecorder, rebuilt_tar, tar_size
 from engine.linux import syscalls
 from engine.paths import EnginePaths
 from engine.state import Database
@@ -85,6 +85,10 @@ class LayerStore:
     def tar(self, layer_id: str) -> Iterator[bytes]:
         """The layer's tar exactly as it was stored (its sha256 is ``layer_id``), in chunks."""
         return rebuilt_tar(self._paths.layer_dir(layer_id), layer_id)
+
+    def tar_size(self, layer_id: str) -> int:
+        """The bytes of :meth:`tar`'s result, known without reading the layer's files."""
+        return tar_size(self._paths.layer_dir(layer_id))
 
     def stage(self, stream: BinaryIO) -> StagedLayer:
         """Extract the tar read from ``stream`` into scratch space, hashing it on the way,

@@ -112,6 +112,22 @@ def rebuilt_tar(layer_dir: Path, layer_id: str) -> Iterator[bytes]:
         yield held
 
 
+def tar_size(layer_dir: Path) -> int:
+    """The bytes of the layer's tar, from its layout alone (a tar header needs it first)."""
+    total = 0
+    with gzip.open(layer_dir / LAYOUT_NAME, "rb") as records:
+        while kind := records.read(1):
+            if kind == _RAW:
+                (length,) = _RAW_HEADER.unpack(records.read(_RAW_HEADER.size))
+                records.seek(length, 1)
+                total += length
+            else:
+                size, length = _FILE_HEADER.unpack(records.read(_FILE_HEADER.size))
+                records.seek(length, 1)
+                total += size
+    return total
+
+
 def _chunks(records: BinaryIO, diff: Path, short: str) -> Iterator[bytes]:
     while kind := records.read(1):
         if kind == _RAW:

@@ -62,7 +62,9 @@ class RegistryClient:
         self.repository = repository
         self._endpoint: Endpoint = endpoint(host, options or TransportOptions())
         self._credentials = credentials
-        self._scopes = [f"repository:{repository}:{','.join(actions)}"] + [
+        # No repository (a login): a token for the registry itself, as Docker asks.
+        own = [f"repository:{repository}:{','.join(actions)}"] if repository else []
+        self._scopes = own + [
             f"repository:{name}:pull" for name in mount_from if name != repository
         ]
         self._pool = urllib3.PoolManager(maxsize=8, ssl_context=self._endpoint.tls)
@@ -76,8 +78,9 @@ class RegistryClient:
     # -- the protocol ----------------------------------------------------------------
 
     def login(self) -> None:
-        """Check the credentials: the registry's /v2/ and, for token auth, a token."""
+        """Check the credentials: a token (token auth), then the registry's /v2/ with them."""
         self._connect()
+        self._check(self._request("GET", "/v2/"), "login")
 
     def manifest(self, reference: str, accept: Iterable[str]) -> Fetched:
         """The manifest or index at ``reference`` (a tag or a digest), digest checked."""
@@ -303,7 +306,8 @@ class RegistryClient:
             if wrong
             else f"the repository may not exist, or may need berth login {self.host}"
         )
-        return RegistryError(f"registry {self.host} {what} for {self.repository} ({hint})")
+        target = f" for {self.repository}" if self.repository else ""
+        return RegistryError(f"registry {self.host} {what}{target} ({hint})")
 
     def _unreachable(self, error: BaseException) -> RegistryError:
         reason = _reason(error)
