@@ -19,7 +19,18 @@ import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
-from cli import containers, images, inspect, logs, network, port, stats, system, update
+from cli import (
+    containers,
+    images,
+    inspect,
+    logs,
+    network,
+    port,
+    registry,
+    stats,
+    system,
+    update,
+)
 from engine.api import engine_root
 from engine.errors import BerthError, ContainerStartError
 
@@ -55,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     logs.register(commands)
     network.register(commands)
     port.register(commands)
+    registry.register(commands)
     stats.register(commands)
     system.register(commands)
     update.register(commands)
