@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -52,16 +52,31 @@ class Reporter:
 
 class Operation(Generic[T]):
     """``work(reporter)`` run in a thread; iterate it for its Progress, then ``await
-    result()``. Leaving the iteration early (break, an exception, a cancelled task)
-    cancels the work and waits for it to unwind, so nothing is half-registered after."""
+    result()``. A cancelled task iterating it cancels the work and waits for it to
+    unwind, so nothing is half-registered after; so does leaving ``async with
+    operation:`` early (a plain ``break`` only lets the generator be collected later)."""
 
     def __init__(self, work: Callable[[Reporter], T]) -> None:
         self._work = work
         self._result: T | None = None
         self._finished = False
+        self._events_iterator: AsyncGenerator[Progress, None] | None = None
 
     def __aiter__(self) -> AsyncIterator[Progress]:
-        return self._events()
+        if self._events_iterator is None:
+            self._events_iterator = self._events()
+        return self._events_iterator
+
+    async def __aenter__(self) -> Operation[T]:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.cancel()
+
+    async def cancel(self) -> None:
+        """Stop the work if it still runs, and return once it has unwound."""
+        if self._events_iterator is not None:
+            await self._events_iterator.aclose()
 
     async def result(self) -> T:
         """The operation's outcome; runs it (ignoring its progress) if nobody iterated it."""
@@ -70,7 +85,7 @@ class Operation(Generic[T]):
                 pass
         return self._result  # type: ignore[return-value]
 
-    async def _events(self) -> AsyncIterator[Progress]:
+    async def _events(self) -> AsyncGenerator[Progress, None]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
         reporter = Reporter(lambda event: loop.call_soon_threadsafe(queue.put_nowait, event))

@@ -18,7 +18,13 @@ from typing import Any
 from urllib.parse import urljoin
 
 import urllib3
-from urllib3.exceptions import HTTPError, MaxRetryError, NewConnectionError, SSLError
+from urllib3.exceptions import (
+    HTTPError,
+    InsecureRequestWarning,
+    MaxRetryError,
+    NewConnectionError,
+    SSLError,
+)
 
 from engine.errors import IntegrityError, NotFoundError, RegistryError
 from engine.registry.auth import (
@@ -68,6 +74,8 @@ class RegistryClient:
             f"repository:{name}:pull" for name in mount_from if name != repository
         ]
         self._pool = urllib3.PoolManager(maxsize=8, ssl_context=self._endpoint.tls)
+        if self._endpoint.insecure:  # asked for: urllib3's warning on each request is noise
+            urllib3.disable_warnings(InsecureRequestWarning)
         self._base: str | None = None
         self._authorization: str | None = None
         self._lock = threading.Lock()
@@ -80,7 +88,7 @@ class RegistryClient:
     def login(self) -> None:
         """Check the credentials: a token (token auth), then the registry's /v2/ with them."""
         self._connect()
-        self._check(self._request("GET", "/v2/"), "login")
+        self._check(self._request("GET", "/v2/"), f"registry {self.host}")
 
     def manifest(self, reference: str, accept: Iterable[str]) -> Fetched:
         """The manifest or index at ``reference`` (a tag or a digest), digest checked."""
@@ -88,14 +96,14 @@ class RegistryClient:
             "GET", f"/v2/{self.repository}/manifests/{reference}",
             headers={"Accept": ", ".join(accept)},
         )  # fmt: skip
-        self._check(response, f"manifest {reference}")
+        self._check(response, f"manifest for {self._at(reference)}")
         body = response.data
         if len(body) > _MANIFEST_LIMIT:
-            raise RegistryError(f"{self._name(reference)}: the manifest is over 4 MiB; refused")
+            raise RegistryError(f"{self._at(reference)}: the manifest is over 4 MiB; refused")
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
         if reference.startswith("sha256:") and digest != reference:
             raise IntegrityError(
-                f"{self._name(reference)}: the registry sent a manifest whose digest is "
+                f"{self._at(reference)}: the registry sent a manifest whose digest is "
                 f"{digest}; refused (the registry's storage may be damaged)"
             )
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
@@ -104,7 +112,7 @@ class RegistryClient:
     def open_blob(self, digest: str) -> urllib3.BaseHTTPResponse:
         """A streaming response with the blob's bytes (the caller verifies and releases it)."""
         response = self._request("GET", f"/v2/{self.repository}/blobs/{digest}", stream=True)
-        self._check(response, f"blob {digest}")
+        self._check(response, self._name(f"blob {digest}"))
         return response
 
     def blob(self, digest: str) -> bytes:
@@ -117,8 +125,8 @@ class RegistryClient:
         actual = "sha256:" + hashlib.sha256(data).hexdigest()
         if actual != digest:
             raise IntegrityError(
-                f"{self._name(digest)}: the registry sent a blob whose digest is {actual}; "
-                "refused (the registry's storage may be damaged)"
+                f"{self._name(f'blob {digest}')}: the registry sent one whose digest is "
+                f"{actual}; refused (the registry's storage may be damaged)"
             )
         return data
 
@@ -126,7 +134,7 @@ class RegistryClient:
         response = self._request("HEAD", f"/v2/{self.repository}/blobs/{digest}")
         if response.status == 404:
             return False
-        self._check(response, f"blob {digest}")
+        self._check(response, self._name(f"blob {digest}"))
         return True
 
     def mount_blob(self, digest: str, source: str) -> bool:
@@ -140,24 +148,24 @@ class RegistryClient:
         if response.status == 202:  # not mountable: the registry opened an upload instead
             self._request("DELETE", self._location(response), redirect=False)
             return False
-        self._check(response, f"blob {digest}")
+        self._check(response, self._name(f"blob {digest}"))
         return False
 
     def upload_blob(self, chunks: Iterable[bytes], digest_of: Any) -> str:
         """Upload the bytes ``chunks`` yields as one blob; ``digest_of()`` gives their digest
         once they are all read (known only then for a layer compressed on the way)."""
         start = self._request("POST", f"/v2/{self.repository}/blobs/uploads/", redirect=False)
-        self._check(start, "blob upload", expected=(202,))
+        self._check(start, self._name("a blob upload"), expected=(202,))
         patched = self._request(
             "PATCH", self._location(start), body=_Chunked(chunks),
             headers={"Content-Type": "application/octet-stream"}, redirect=False, chunked=True,
         )  # fmt: skip
-        self._check(patched, "blob upload", expected=(202, 204))
+        self._check(patched, self._name("a blob upload"), expected=(202, 204))
         digest = digest_of()
         location = self._location(patched)
         separator = "&" if "?" in location else "?"
         done = self._request("PUT", f"{location}{separator}digest={digest}", redirect=False)
-        self._check(done, f"blob {digest}", expected=(201, 204))
+        self._check(done, self._name(f"blob {digest}"), expected=(201, 204))
         return digest
 
     def put_manifest(self, reference: str, body: bytes, media_type: str) -> str:
@@ -165,7 +173,7 @@ class RegistryClient:
             "PUT", f"/v2/{self.repository}/manifests/{reference}", body=body,
             headers={"Content-Type": media_type}, redirect=False,
         )  # fmt: skip
-        self._check(response, f"manifest {reference}", expected=(201, 200, 202))
+        self._check(response, f"manifest for {self._at(reference)}", expected=(201, 200, 202))
         return "sha256:" + hashlib.sha256(body).hexdigest()
 
     def tags(self) -> list[str]:
@@ -174,7 +182,7 @@ class RegistryClient:
         found: list[str] = []
         while path:
             response = self._request("GET", path)
-            self._check(response, "tags")
+            self._check(response, self._name("the tags"))
             found += json.loads(response.data).get("tags") or []
             path = _next_link(response.headers.get("Link", ""))
         return found
@@ -285,29 +293,29 @@ class RegistryClient:
     ) -> None:
         if response.status in expected:
             return
-        data = response.read()
+        data = response.data  # read whole, whether streamed or not
         response.release_conn()
         message = _registry_message(data)
         if response.status == 404:
             raise NotFoundError(
-                f"{self._name(what)} not found: {message or 'unknown'} "
-                "(check the repository name and tag)"
+                f"{what} not found: {message or 'unknown'} (check the repository name and tag)"
             )
         if response.status in (401, 403):
-            raise self._denied(f"denied access ({message})" if message else "denied access")
+            raise self._denied("denied access", message)
         raise RegistryError(
-            f"registry {self.host} answered {response.status} for {self._name(what)}"
+            f"registry {self.host} answered {response.status} for {what}"
             + (f": {message}" if message else "")
         )
 
-    def _denied(self, what: str, *, wrong: bool = False) -> RegistryError:
+    def _denied(self, what: str, detail: str = "", *, wrong: bool = False) -> RegistryError:
         hint = (
             f"check them, then berth login {self.host}"
             if wrong
             else f"the repository may not exist, or may need berth login {self.host}"
         )
         target = f" for {self.repository}" if self.repository else ""
-        return RegistryError(f"registry {self.host} {what}{target} ({hint})")
+        said = f": {detail}" if detail else ""
+        return RegistryError(f"registry {self.host} {what}{target}{said} ({hint})")
 
     def _unreachable(self, error: BaseException) -> RegistryError:
         reason = _reason(error)
@@ -320,6 +328,11 @@ class RegistryClient:
 
     def _name(self, what: str) -> str:
         return f"{what} of {self.host}/{self.repository}"
+
+    def _at(self, reference: str) -> str:
+        """The image as Docker's messages name it: ``host/repository:tag`` or ``@digest``."""
+        separator = "@" if reference.startswith("sha256:") else ":"
+        return f"{self.host}/{self.repository}{separator}{reference}"
 
     def _location(self, response: urllib3.BaseHTTPResponse) -> str:
         location = response.headers.get("Location")
