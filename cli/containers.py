@@ -12,6 +12,8 @@ from cli import limits, network, security
 from cli.arguments import boolean
 from cli.engine_access import open_engine, report_each
 from cli.output import render
+from cli.progress import follow
+from cli.registry import with_default_tag
 from engine.api import (
     DEFAULT_DETACH_KEYS,
     INT64_MAX,
@@ -34,7 +36,7 @@ from engine.api import (
     terminal_size,
 )
 from engine.api import parse_timestamp as parse
-from engine.errors import InvalidArgumentError
+from engine.errors import InvalidArgumentError, NotFoundError
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -166,6 +168,8 @@ def _add_create_flags(parser: argparse.ArgumentParser) -> None:
     limits.add_flags(parser)
     security.add_flags(parser)
     network.add_run_flags(parser)
+    parser.add_argument("--pull", choices=("missing", "always", "never"), default="missing",
+                        help="pull the image first: missing (default), always, never")  # fmt: skip
     parser.add_argument("--help", action="help", help="show this help and exit")
     parser.add_argument("image")
     parser.add_argument("command", nargs=argparse.REMAINDER)
@@ -249,8 +253,24 @@ def _warn(text: str) -> None:
     print(f"WARNING: {text}", file=sys.stderr, flush=True)
 
 
+async def _pull_as_asked(engine: Engine, args: argparse.Namespace) -> None:
+    """Docker's ``--pull``: pull the image first if it is missing (or always), showing
+    the pull on stderr, as the container's output may be what stdout is for."""
+    if args.pull == "never":
+        return
+    if args.pull == "missing":
+        try:
+            await engine.images.resolve(args.image)
+            return
+        except NotFoundError:
+            print(f"Unable to find image '{with_default_tag(args.image)}' locally",
+                  file=sys.stderr, flush=True)  # fmt: skip
+    await follow(engine.images.pull(args.image), sys.stderr)
+
+
 async def _create(args: argparse.Namespace) -> int:
     engine = open_engine(args)
+    await _pull_as_asked(engine, args)
     container = await engine.containers.create(_create_options(args), warn=_warn)
     print(container.id)
     return 0
@@ -262,6 +282,7 @@ async def _run(args: argparse.Namespace) -> int:
     engine = open_engine(args)
     options = _create_options(args)
     detach_keys = parse_detach_keys(args.detach_keys)
+    await _pull_as_asked(engine, args)
     container = await engine.containers.create(options, to_run=True)
     await network.warn_outbound(engine, container)
     # run says what the host cannot apply once, as the container starts (not at create too).

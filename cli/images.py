@@ -1,8 +1,9 @@
-"""Image commands: import, commit, images, history, tag, rmi, starter."""
+"""Image commands: import, commit, images, history, tag, rmi, image prune, starter."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Any
 
@@ -11,9 +12,11 @@ from cli.engine_access import open_engine, report_each
 from cli.output import render
 from engine.api import ImageSummary, humanize
 from engine.api import parse_timestamp as parse
+from engine.errors import InvalidArgumentError
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """Add the image commands; returns the ``image`` group, for other modules' aliases."""
     imp = commands.add_parser("import", help="create an image from a root file system tarball")
     imp.add_argument("file", metavar="FILE|-", help="a .tar, .tar.gz or .tar.xz, or - for stdin")
     imp.add_argument("reference", nargs="?", metavar="REPOSITORY[:TAG]")
@@ -38,6 +41,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     images = commands.add_parser("images", help="list images")
     images.add_argument("-q", "--quiet", action="store_true", help="only ids")
     images.add_argument("--no-trunc", action="store_true", help="full ids")
+    images.add_argument("--digests", action="store_true", help="show the repository digests")
+    images.add_argument("-f", "--filter", action="append", default=[], metavar="FILTER",
+                        help="dangling=true|false, reference=PATTERN (repeatable)")  # fmt: skip
     images.add_argument("--format", help="Go-template-like format, e.g. '{{.Repository}}'")
     images.set_defaults(handler=_images, error_exit=1)
 
@@ -65,6 +71,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     starter.set_defaults(handler=_starter, error_exit=1)
 
+    image = commands.add_parser("image", help="manage images (image prune, image pull, ...)")
+    image_commands = image.add_subparsers(dest="image_command", metavar="COMMAND", required=True)
+    prune = image_commands.add_parser("prune", help="remove unused images")
+    prune.add_argument("-a", "--all", action="store_true",
+                       help="every image no container uses, not only untagged ones")  # fmt: skip
+    prune.add_argument("-f", "--force", action="store_true", help="do not ask for confirmation")
+    prune.set_defaults(handler=_prune, error_exit=1)
+    return image_commands
+
 
 async def _import(args: argparse.Namespace) -> int:
     engine = open_engine(args)
@@ -90,19 +105,40 @@ _IMAGE_HEADERS = {
     "CreatedAt": "CREATED AT", "Size": "SIZE", "Digest": "DIGEST", "Containers": "CONTAINERS",
 }  # fmt: skip
 _IMAGES_DEFAULT = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+_IMAGES_WITH_DIGESTS = _IMAGES_DEFAULT.replace("{{.Tag}}", "{{.Tag}}\t{{.Digest}}")
 
 
 async def _images(args: argparse.Namespace) -> int:
+    dangling, references = _filters(args.filter)
     engine = open_engine(args)
-    summaries = await engine.images.list()
+    summaries = await engine.images.list(dangling=dangling, references=references)
     if args.quiet:
         ids = dict.fromkeys(_short(s.id, args.no_trunc) for s in summaries)
         if ids:
             print("\n".join(ids))
         return 0
     items = [row for summary in summaries for row in _image_rows(summary, args.no_trunc)]
-    print(render(args.format or _IMAGES_DEFAULT, items, _IMAGE_HEADERS))
+    default = _IMAGES_WITH_DIGESTS if args.digests else _IMAGES_DEFAULT
+    text = render(args.format or default, items, _IMAGE_HEADERS)
+    if text:  # a --format of no rows prints nothing, not an empty line
+        print(text)
     return 0
+
+
+def _filters(filters: list[str]) -> tuple[bool | None, list[str]]:
+    """Docker's ``--filter`` of images: (dangling or None, reference patterns)."""
+    dangling, references = None, []
+    for given in filters:
+        key, _, value = given.partition("=")
+        if key == "reference" and value:
+            references.append(value)
+        elif key == "dangling" and value.lower() in ("true", "1", "false", "0"):
+            dangling = value.lower() in ("true", "1")
+        else:
+            raise InvalidArgumentError(
+                f'invalid filter "{given}" (images takes dangling=true|false, reference=PATTERN)'
+            )
+    return dangling, references
 
 
 def _short(image_id: str, no_trunc: bool) -> str:
@@ -110,21 +146,24 @@ def _short(image_id: str, no_trunc: bool) -> str:
 
 
 def _image_rows(summary: ImageSummary, no_trunc: bool) -> list[dict[str, str]]:
-    """One row per tag, as Docker lists them; a dangling image shows <none>."""
+    """One row per tag, as Docker lists them, with its repository's digest; a repository
+    known only by digest gets a row of its own, tag <none>; a dangling image shows <none>."""
     created = humanize.duration(time.time() - parse(summary.created)) + " ago"
-    names = summary.repo_tags or ["<none>:<none>"]
+    digests = dict(name.split("@", 1) for name in summary.repo_digests)
+    names = [tuple(tag.rsplit(":", 1)) for tag in summary.repo_tags]
+    names += [(repo, "<none>") for repo in digests if repo not in dict(names)]
     return [
         {
-            "Repository": name.rpartition(":")[0],
-            "Tag": name.rpartition(":")[2],
+            "Repository": repository,
+            "Tag": tag,
             "ID": _short(summary.id, no_trunc),
             "CreatedSince": created,
             "CreatedAt": summary.created,
             "Size": humanize.size(summary.size),
-            "Digest": "<none>",
+            "Digest": digests.get(repository, "<none>"),
             "Containers": str(summary.containers),
         }
-        for name in names
+        for repository, tag in names or [("<none>", "<none>")]
     ]
 
 
@@ -179,6 +218,33 @@ async def _rmi(args: argparse.Namespace) -> int:
             print(line)
 
     return await report_each(args.images, remove, echo=False)
+
+
+_PRUNE_WARNINGS = {
+    False: "WARNING! This will remove all dangling images.",
+    True: "WARNING! This will remove all images without at least one container associated to them.",
+}
+
+
+async def _prune(args: argparse.Namespace) -> int:
+    if not args.force and not _confirmed(_PRUNE_WARNINGS[args.all]):
+        return 0
+    engine = open_engine(args)
+    lines, reclaimed = await engine.images.prune(all_unused=args.all)
+    if lines:
+        # Docker's words: "untagged: NAME", "deleted: sha256:..."
+        print("Deleted Images:", *(line[0].lower() + line[1:] for line in lines), "", sep="\n")
+    print(f"Total reclaimed space: {humanize.size(reclaimed)}")
+    return 0
+
+
+def _confirmed(warning: str) -> bool:
+    """Docker's question before a prune; no answer (end of input) is no."""
+    print(f"{warning}\nAre you sure you want to continue? [y/N] ", end="", flush=True)
+    answer = sys.stdin.readline()
+    if not answer.endswith("\n"):
+        print()
+    return answer.strip().lower() in ("y", "yes")
 
 
 async def _starter(args: argparse.Namespace) -> int:

@@ -86,7 +86,8 @@ def display_for(out: TextIO) -> TerminalDisplay | PlainDisplay:
 async def follow(operation: Operation[T], out: TextIO | None) -> T:
     """Run ``operation`` to its end, its progress shown on ``out`` (None: silently)."""
     display = display_for(out) if out is not None else None
-    async for event in operation:
-        if display is not None:
-            display.show(event)
-    return await operation.result()
+    async with operation:  # a display that fails (a closed pipe) stops the work too
+        async for event in operation:
+            if display is not None:
+                display.show(event)
+        return await operation.result()

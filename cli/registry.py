@@ -19,20 +19,15 @@ _HUB_ALIASES = (_HUB, "index.docker.io")
 _HUB_LOGIN = "https://index.docker.io/v1/"  # how Docker names Docker Hub's credentials
 
 
-def register(commands: argparse._SubParsersAction) -> None:
-    pull = commands.add_parser("pull", help="download an image from a registry")
-    pull.add_argument("-q", "--quiet", action="store_true", help="print only the image's name")
-    pull.add_argument("-a", "--all-tags", action="store_true", help="every tag of the repository")
-    pull.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="e.g. linux/arm64")
-    _add_transport_flags(pull)
-    pull.add_argument("name", metavar="NAME[:TAG|@DIGEST]")
-    pull.set_defaults(handler=_pull, error_exit=1)
-
-    push = commands.add_parser("push", help="upload an image to a registry")
-    push.add_argument("-q", "--quiet", action="store_true", help="print only the image's name")
-    _add_transport_flags(push)
-    push.add_argument("name", metavar="NAME[:TAG]")
-    push.set_defaults(handler=_push, error_exit=1)
+def register(
+    commands: argparse._SubParsersAction, image_commands: argparse._SubParsersAction
+) -> None:
+    """Add the commands; pull, push, save and load also as ``image pull`` and so on."""
+    for group in (commands, image_commands):
+        _add_pull(group)
+        _add_push(group)
+        _add_save(group)
+        _add_load(group)
 
     login = commands.add_parser("login", help="log in to a registry (default: Docker Hub)")
     login.add_argument("-u", "--username")
@@ -46,11 +41,33 @@ def register(commands: argparse._SubParsersAction) -> None:
     logout.add_argument("server", nargs="?", default="", metavar="SERVER")
     logout.set_defaults(handler=_logout, error_exit=1)
 
+
+def _add_pull(commands: argparse._SubParsersAction) -> None:
+    pull = commands.add_parser("pull", help="download an image from a registry")
+    pull.add_argument("-q", "--quiet", action="store_true", help="print only the image's name")
+    pull.add_argument("-a", "--all-tags", action="store_true", help="every tag of the repository")
+    pull.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="e.g. linux/arm64")
+    _add_transport_flags(pull)
+    pull.add_argument("name", metavar="NAME[:TAG|@DIGEST]")
+    pull.set_defaults(handler=_pull, error_exit=1)
+
+
+def _add_push(commands: argparse._SubParsersAction) -> None:
+    push = commands.add_parser("push", help="upload an image to a registry")
+    push.add_argument("-q", "--quiet", action="store_true", help="print only the image's name")
+    _add_transport_flags(push)
+    push.add_argument("name", metavar="NAME[:TAG]")
+    push.set_defaults(handler=_push, error_exit=1)
+
+
+def _add_save(commands: argparse._SubParsersAction) -> None:
     save = commands.add_parser("save", help="write images to a tar archive (default: stdout)")
     save.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
     save.add_argument("images", nargs="+", metavar="IMAGE")
     save.set_defaults(handler=_save, error_exit=1)
 
+
+def _add_load(commands: argparse._SubParsersAction) -> None:
     load = commands.add_parser("load", help="load images from a tar archive (default: stdin)")
     load.add_argument("-i", "--input", metavar="FILE", help="read FILE, not stdin")
     load.add_argument("-q", "--quiet", action="store_true", help="no progress")
