@@ -186,10 +186,23 @@ class _VerifiedBlob:
         self._count = 0
         self._reported = 0
         self._id = short(descriptor.digest)
+        self._buffer = b""
+        self._offset = 0
 
     def read(self, size: int = -1) -> bytes:
+        # Decompressors ask for 8 KiB at a time; a network read each costs more than the
+        # bytes are worth, so a megabyte is fetched and handed out from memory.
+        if self._offset >= len(self._buffer):
+            self._buffer = self._fetch()
+            self._offset = 0
+        end = len(self._buffer) if size < 0 else self._offset + size
+        data = self._buffer[self._offset : end]
+        self._offset += len(data)
+        return data
+
+    def _fetch(self) -> bytes:
         self._report.check()
-        data = self._response.read(CHUNK if size < 0 else min(size, CHUNK))
+        data = self._response.read(CHUNK)
         self._hash.update(data)
         self._count += len(data)
         if self._count > self._descriptor.size:
