@@ -88,6 +88,26 @@ async def test_skopeo_oci_archive_loads(images, layout, tmp_path, compression):
     assert _version(images, image) == b"one\n"
 
 
+async def test_old_docker_layout_loads(images, layout, tmp_path):
+    """Docker before 25 named layers <v1 id>/layer.tar (skopeo's archive has them as links)."""
+    archive = _archive(layout, tmp_path / "app.tar", "docker-archive")
+    old = tmp_path / "old.tar"
+    with tarfile.open(archive) as source, tarfile.open(old, "w") as target:
+        links = {m.linkname.removeprefix("../"): m.name for m in source if m.issym()}
+        for member in source:
+            if member.name == "manifest.json":
+                [item] = json.load(source.extractfile(member))  # type: ignore[arg-type]
+                item["Layers"] = [links[path] for path in item["Layers"]]
+                data = json.dumps([item]).encode()
+                member.size = len(data)
+                target.addfile(member, io.BytesIO(data))
+            else:
+                target.addfile(member, source.extractfile(member) if member.isfile() else None)
+    names, _ = await _load(images, old)
+    assert names == ["app:v1"]
+    assert _version(images, await images.resolve("app:v1")) == b"one\n"
+
+
 async def test_load_from_a_pipe(images, layout, tmp_path):
     archive = _archive(layout, tmp_path / "app.tar", "docker-archive")
     with subprocess.Popen(["gzip", "-c", str(archive)], stdout=subprocess.PIPE) as gzip_cat:
