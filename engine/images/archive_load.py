@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from engine.errors import BerthError, IntegrityError, InvalidArgumentError, NotFoundError
-from engine.images.archive import CONTAINERD_NAME, REF_NAME, blob_path
+from engine.images.archive_save import CONTAINERD_NAME, REF_NAME, blob_path
 from engine.images.compression import decompressed
 from engine.images.config import image_id
 from engine.images.progress import Progress, Reporter

@@ -22,23 +22,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from engine.errors import InvalidArgumentError
-from engine.images.archive import (
-    CONTAINERD_NAME,
-    OCI_CONFIG,
-    OCI_INDEX,
-    OCI_LAYER,
-    OCI_LAYOUT,
-    OCI_MANIFEST,
-    REF_NAME,
-    blob_path,
-)
 from engine.images.config import image_id
 from engine.images.reference import parse_reference, parse_tag
 
 if TYPE_CHECKING:
     from engine.images.service import Image, ImageService
 
-_CHUNK = 1 << 20
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
+REF_NAME = "org.opencontainers.image.ref.name"  # the OCI layout's name: a tag, or a reference
+CONTAINERD_NAME = "io.containerd.image.name"  # the full reference, as Docker 25+ writes it
+
+
+def blob_path(digest: str) -> str:
+    """Where an OCI layout keeps the blob ``sha256:<hex>``."""
+    algorithm, _, encoded = digest.partition(":")
+    return f"blobs/{algorithm}/{encoded}"
 
 
 def save(
