@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.cli import Berth, describe
-from tests.oci_images import busybox_rootfs_layer, file_layer, skopeo_push, write_oci_layout
+from tests.oci_images import (
+    busybox_rootfs_layer,
+    file_layer,
+    skopeo_inspect,
+    skopeo_push,
+    write_oci_layout,
+)
 from tests.registry.conftest import require_registry_tools
 from tests.registry_server import RegistryServer
 from tests.terminal import Terminal
@@ -126,3 +132,36 @@ def test_pull_on_a_terminal_redraws_its_block(berth: Berth, registry: RegistrySe
     assert "\x1b[2K" in shown and re.search(r"\x1b\[\d+A", shown)  # lines redrawn in place
     assert re.search(r"[0-9a-f]{12}: Pull complete", shown)
     assert f"Status: Downloaded newer image for {name}:latest" in shown
+
+
+def test_push_then_pull_back(berth: Berth, registry: RegistryServer) -> None:
+    name = f"{registry.host}/pushed:v1"
+    berth.ok("tag", "busybox", name)
+    result = berth.ok("push", name)
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"The push refers to repository [{registry.host}/pushed]"
+    assert re.fullmatch(r"v1: digest: sha256:[0-9a-f]{64} size: \d+", lines[-1])
+    digest = lines[-1].split()[2]
+    assert skopeo_inspect(registry, "pushed:v1")["Digest"] == digest
+    assert berth.ok("push", "-q", name).stdout == f"{name}\n"
+
+    berth.ok("rmi", name)
+    assert berth.ok("pull", "-q", name).stdout == f"{name}\n"
+    assert berth.ok("run", "--rm", name, "echo", "back").stdout == "back\n"
+
+
+def test_save_then_load(berth: Berth, tmp_path: Path) -> None:
+    archive = tmp_path / "busybox.tar"
+    berth.ok("save", "-o", str(archive), "busybox")
+    berth.ok("rmi", "busybox")
+    assert berth.ok("load", "-i", str(archive)).stdout == "Loaded image: busybox:latest\n"
+    assert berth.ok("run", "--rm", "busybox", "echo", "loaded").stdout == "loaded\n"
+
+
+def test_save_refuses_a_terminal(berth: Berth) -> None:
+    terminal = Terminal(berth.argv("save", "busybox"))
+    try:
+        assert terminal.wait(30) == 1
+        terminal.expect("berth: refusing to write the archive to a terminal")
+    finally:
+        terminal.close()
