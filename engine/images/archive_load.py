@@ -35,7 +35,7 @@ from engine.storage.space import reported_as_no_space
 
 if TYPE_CHECKING:
     from engine.images.layers import StagedLayer
-    from engine.images.service import ImageService
+    from engine.images.model import ImageStore
 
 _CHUNK = 1 << 20
 _REPORT_EVERY = 512 * 1024
@@ -56,7 +56,7 @@ class _Image:
         return list(json.loads(self.config)["rootfs"]["diff_ids"])
 
 
-def load(service: ImageService, source: str | Path | BinaryIO, report: Reporter) -> list[str]:
+def load(service: ImageStore, source: str | Path | BinaryIO, report: Reporter) -> list[str]:
     """Load every image of the archive; Docker's "Loaded image" names (ids if untagged)."""
     name = _source_name(source)
     with _plain_tar(service, source, name) as tar:
@@ -75,7 +75,7 @@ def load(service: ImageService, source: str | Path | BinaryIO, report: Reporter)
 
 @contextlib.contextmanager
 def _plain_tar(
-    service: ImageService, source: str | Path | BinaryIO, name: str
+    service: ImageStore, source: str | Path | BinaryIO, name: str
 ) -> Iterator[tarfile.TarFile]:
     with _opened(source, name) as stream:
         tar = _as_tar(stream) if _seekable(stream) else None
@@ -83,7 +83,7 @@ def _plain_tar(
             with tar:
                 yield tar
             return
-        paths = service._paths
+        paths = service.paths
         with reported_as_no_space(paths.root), tempfile.TemporaryFile(dir=paths.tmp) as spool:
             shutil.copyfileobj(decompressed(stream, name), spool, _CHUNK)  # type: ignore[misc]
             spool.seek(0)
@@ -218,7 +218,7 @@ def _named_digest(path: str) -> str | None:
 
 
 def _stage_all(
-    service: ImageService, tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo],
+    service: ImageStore, tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo],
     images: list[_Image], report: Reporter,
 ) -> dict[str, StagedLayer]:  # fmt: skip
     """Every layer the store lacks, extracted and checked, by diffID; all or none."""
@@ -236,7 +236,7 @@ def _stage_all(
     return staged
 
 
-def _stage(service: ImageService, stream: _Counted, diff_id: str) -> StagedLayer:
+def _stage(service: ImageStore, stream: _Counted, diff_id: str) -> StagedLayer:
     short = diff_id.removeprefix("sha256:")[:12]
     staged = service.layer_store.stage(decompressed(stream, f"layer {short}"))  # type: ignore[arg-type]
     try:
@@ -293,13 +293,10 @@ class _Counted:
 # -- registering ------------------------------------------------------------------------
 
 
-def _register(service: ImageService, image: _Image, staged: dict[str, StagedLayer]) -> list[str]:
+def _register(service: ImageStore, image: _Image, staged: dict[str, StagedLayer]) -> list[str]:
     """Register the image with the staged layers it is the first to use; its names."""
     mine = [staged.pop(diff_id) for diff_id in dict.fromkeys(image.diff_ids) if diff_id in staged]
-    first = image.names[0] if image.names else None
-    registered = service.register(mine, image.config, first)
-    for name in image.names[1:]:
-        service._tag(registered.id, name)
+    registered = service.register(mine, image.config, image.names)
     return image.names or [registered.id]
 
 

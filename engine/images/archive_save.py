@@ -26,7 +26,7 @@ from engine.images.config import image_id
 from engine.images.reference import parse_reference, parse_tag
 
 if TYPE_CHECKING:
-    from engine.images.service import Image, ImageService
+    from engine.images.model import Image, ImageStore
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -44,7 +44,7 @@ def blob_path(digest: str) -> str:
 
 
 def save(
-    service: ImageService, references: Sequence[str], destination: str | Path | BinaryIO
+    service: ImageStore, references: Sequence[str], destination: str | Path | BinaryIO
 ) -> None:
     """Write the images ``references`` name (tags, names, ids, digests) to ``destination``:
     a path (written under a temporary name, renamed when complete), "-" for stdout, or a
@@ -54,7 +54,7 @@ def save(
         _write(service, chosen, out)
 
 
-def _chosen(service: ImageService, references: Sequence[str]) -> list[tuple[Image, list[str]]]:
+def _chosen(service: ImageStore, references: Sequence[str]) -> list[tuple[Image, list[str]]]:
     """Each image once, in the order first named, with the tags to save it under."""
     chosen: dict[str, tuple[Image, list[str]]] = {}
     for ref in references:
@@ -65,7 +65,7 @@ def _chosen(service: ImageService, references: Sequence[str]) -> list[tuple[Imag
     return list(chosen.values())
 
 
-def _named(service: ImageService, ref: str) -> list[tuple[Image, str | None]]:
+def _named(service: ImageStore, ref: str) -> list[tuple[Image, str | None]]:
     """What ``ref`` names, as Docker reads it: a tag saves that tag; a repository alone
     every tag of it; an id or a digest the image without names."""
     try:
@@ -80,7 +80,7 @@ def _named(service: ImageService, ref: str) -> list[tuple[Image, str | None]]:
         ]
         if tagged:
             return tagged
-    image = service._resolve(ref)
+    image = service.find(ref)
     return [(image, str(parsed) if parsed and str(parsed) in image.tags else None)]
 
 
@@ -110,8 +110,8 @@ def _output(destination: str | Path | BinaryIO) -> Iterator[BinaryIO]:
         raise
 
 
-def _write(service: ImageService, chosen: list[tuple[Image, list[str]]], out: BinaryIO) -> None:
-    configs = {image.id: _raw_config(service, image.id) for image, _ in chosen}
+def _write(service: ImageStore, chosen: list[tuple[Image, list[str]]], out: BinaryIO) -> None:
+    configs = {image.id: service.raw_config(image.id) for image, _ in chosen}
     manifests = {image.id: _manifest(image, configs[image.id], service) for image, _ in chosen}
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         _add(tar, "oci-layout", OCI_LAYOUT)
@@ -133,12 +133,7 @@ def _write(service: ImageService, chosen: list[tuple[Image, list[str]]], out: Bi
                     _add_layer(tar, service, layer)
 
 
-def _raw_config(service: ImageService, image_id: str) -> bytes:
-    """The config's stored bytes: the image id is their digest."""
-    return bytes(service.db.query("SELECT config FROM images WHERE id = ?", (image_id,))[0][0])
-
-
-def _manifest(image: Image, config: bytes, service: ImageService) -> bytes:
+def _manifest(image: Image, config: bytes, service: ImageStore) -> bytes:
     layers = [
         {"mediaType": OCI_LAYER, "digest": layer, "size": service.layer_store.tar_size(layer)}
         for layer in image.layers
@@ -203,7 +198,7 @@ def _repositories(chosen: list[tuple[Image, list[str]]]) -> dict[str, dict[str, 
     return repositories
 
 
-def _add_layer(tar: tarfile.TarFile, service: ImageService, layer: str) -> None:
+def _add_layer(tar: tarfile.TarFile, service: ImageStore, layer: str) -> None:
     size = service.layer_store.tar_size(layer)
     tar.addfile(_info(blob_path(layer), size), _ChunkReader(service.layer_store.tar(layer)))
 

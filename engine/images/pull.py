@@ -41,7 +41,7 @@ from engine.registry.manifests import (
 )
 
 if TYPE_CHECKING:
-    from engine.images.service import Image, ImageService
+    from engine.images.model import Image, ImageStore
 
 PARALLEL_DOWNLOADS = 3  # as Docker
 _REPORT_EVERY = 512 * 1024
@@ -233,7 +233,7 @@ class _VerifiedBlob:
 
 
 def pull(
-service: ImageService, reference: Reference, platform: Platform, all_tags: bool,
+service: ImageStore, reference: Reference, platform: Platform, all_tags: bool,
     options: TransportOptions, report: Reporter,
 ) -> Image:  # fmt: skip
     client = RegistryClient(
@@ -255,7 +255,7 @@ service: ImageService, reference: Reference, platform: Platform, all_tags: bool,
 
 
 def _pull_one(
-    service: ImageService, client: RegistryClient, reference: Reference, platform: Platform,
+    service: ImageStore, client: RegistryClient, reference: Reference, platform: Platform,
     report: Reporter,
 ) -> Image:  # fmt: skip
     report(Progress("", f"{reference.digest or reference.tag}: Pulling from {reference.path}"))
@@ -282,7 +282,7 @@ def _pull_one(
              for blob, diff_id in zip(pulled.layers, pulled.diff_ids, strict=True)],
         )  # fmt: skip
 
-    image = service.register(pulled.staged, pulled.config, tag, record)
+    image = service.register(pulled.staged, pulled.config, [tag] if tag else [], record)
     for layer in pulled.staged_ids:
         report(Progress(layer, "Pull complete"))
     report(Progress("", f"Digest: {pulled.repo_digest}"))

@@ -39,7 +39,7 @@ from engine.registry.manifests import (
 )
 
 if TYPE_CHECKING:
-    from engine.images.service import Image, ImageService
+    from engine.images.model import Image, ImageStore
 
 __all__ = ["TransportOptions", "login", "push"]
 _GZIP_LEVEL = 6  # Docker's (Go's default); zlib releases the GIL: layers compress in parallel
@@ -54,10 +54,10 @@ class _KnownBlob:
 
 
 def push(
-    service: ImageService, reference: Reference, options: TransportOptions, report: Reporter
+    service: ImageStore, reference: Reference, options: TransportOptions, report: Reporter
 ) -> str:
     """Push the image tagged ``reference``; returns the manifest's digest."""
-    image = service._resolve(str(reference))
+    image = service.find(str(reference))
     report(Progress("", f"The push refers to repository [{reference.domain}/{reference.path}]"))
     known = _known_blobs(service, image)
     here = f"{reference.domain}/{reference.path}"
@@ -72,7 +72,7 @@ def push(
     )  # fmt: skip
     try:
         layers = _push_layers(service, client, image, known, report)
-        config = _raw_config(service, image.id)
+        config = service.raw_config(image.id)
         if not client.has_blob(image.id):
             client.upload_blob([config], lambda: image.id)
         body, media_type = _manifest(service, image, config, layers)
@@ -96,7 +96,7 @@ def login(server: str, username: str, password: str, options: TransportOptions) 
     return credentials.store(host, secret)
 
 
-def _known_blobs(service: ImageService, image: Image) -> dict[str, list[_KnownBlob]]:
+def _known_blobs(service: ImageStore, image: Image) -> dict[str, list[_KnownBlob]]:
     """Every blob known for each of the image's layers, its original manifest's first."""
     rows = service.db.query(
         "SELECT layer_id, digest, media_type, size, source FROM layer_blobs WHERE layer_id IN"
@@ -112,7 +112,7 @@ def _known_blobs(service: ImageService, image: Image) -> dict[str, list[_KnownBl
 
 
 def _push_layers(
-    service: ImageService, client: RegistryClient, image: Image,
+    service: ImageStore, client: RegistryClient, image: Image,
     known: dict[str, list[_KnownBlob]], report: Reporter,
 ) -> list[tuple[str, Descriptor]]:  # fmt: skip
     """Each layer's blob at the registry: (diffID, descriptor)."""
@@ -131,7 +131,7 @@ def _push_layers(
 
 
 def _push_layer(
-    service: ImageService, client: RegistryClient, layer: str, known: list[_KnownBlob],
+    service: ImageStore, client: RegistryClient, layer: str, known: list[_KnownBlob],
     report: Reporter,
 ) -> tuple[str, Descriptor]:  # fmt: skip
     progress_id = short(layer)
@@ -188,16 +188,12 @@ class _GzipUpload:
         return "sha256:" + self._hash.hexdigest()
 
 
-def _raw_config(service: ImageService, image_id: str) -> bytes:
-    return bytes(service.db.query("SELECT config FROM images WHERE id = ?", (image_id,))[0][0])
-
-
-def _original_layers(service: ImageService, image: Image) -> tuple[Descriptor, ...]:
+def _original_layers(service: ImageStore, image: Image) -> tuple[Descriptor, ...]:
     manifest = _original_manifest(service, image)
     return parse_manifest(*manifest).layers if manifest else ()
 
 
-def _original_manifest(service: ImageService, image: Image) -> tuple[bytes, str] | None:
+def _original_manifest(service: ImageStore, image: Image) -> tuple[bytes, str] | None:
     rows = service.db.query(
         "SELECT manifest, media_type FROM repo_digests WHERE image_id = ? LIMIT 1", (image.id,)
     )
@@ -205,7 +201,7 @@ def _original_manifest(service: ImageService, image: Image) -> tuple[bytes, str]
 
 
 def _manifest(
-    service: ImageService, image: Image, config: bytes, layers: list[tuple[str, Descriptor]]
+    service: ImageStore, image: Image, config: bytes, layers: list[tuple[str, Descriptor]]
 ) -> tuple[bytes, str]:
     """The original manifest if the registry got exactly its blobs, else a new OCI one."""
     original = _original_manifest(service, image)
@@ -228,7 +224,7 @@ def _oci_descriptor(descriptor: Descriptor) -> dict[str, Any]:
 
 
 def _record(
-    service: ImageService, image: Image, reference: Reference, here: str,
+    service: ImageStore, image: Image, reference: Reference, here: str,
     layers: list[tuple[str, Descriptor]], body: bytes, media_type: str, digest: str,
 ) -> None:  # fmt: skip
     """Remember the repository's digest of the image and where its blobs now are."""

@@ -16,7 +16,6 @@ import sqlite3
 import sys
 import tempfile
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -44,6 +43,7 @@ from engine.images.layer_files import (
     merged_files,
 )
 from engine.images.layers import LayerStore, StagedLayer
+from engine.images.model import Image, ImageSummary
 from engine.images.progress import Operation
 from engine.images.reference import HUB_DOMAIN, matches_reference, parse_reference, parse_tag
 from engine.images.starter import STARTER_CONFIG, STARTER_REFERENCE, starter_layer
@@ -56,31 +56,6 @@ from engine.timestamps import format_ns, now
 _HEX = re.compile(r"[0-9a-f]+")
 _FULL_ID_LENGTH = 64
 _NO_TIME = "0001-01-01T00:00:00Z"  # what Docker shows for an image config without "created"
-
-
-@dataclass(frozen=True)
-class Image:
-    id: str  # sha256:<hex>
-    config: dict[str, Any]  # the OCI image config
-    layers: tuple[str, ...]  # diffIDs, base first
-    tags: tuple[str, ...]
-    created: str
-    size: int  # bytes of its layers' files
-    digests: tuple[str, ...] = ()  # "repository@sha256:..." it was pulled or pushed as
-
-    @property
-    def short_id(self) -> str:
-        return self.id.removeprefix("sha256:")[:12]
-
-
-@dataclass(frozen=True)
-class ImageSummary:
-    id: str
-    repo_tags: list[str]
-    created: str
-    size: int
-    containers: int  # how many containers use it
-    repo_digests: list[str] = field(default_factory=list)
 
 
 class ImageService:
@@ -96,6 +71,17 @@ class ImageService:
     @property
     def db(self) -> Database:
         return self._db
+
+    @property
+    def paths(self) -> EnginePaths:
+        return self._paths
+
+    def raw_config(self, image_id: str) -> bytes:
+        """The image's config, the exact bytes its id is the sha256 of."""
+        rows = self._db.query("SELECT config FROM images WHERE id = ?", (image_id,))
+        if not rows:
+            raise NotFoundError(f'no such image: "{image_id}" (see berth images)')
+        return bytes(rows[0]["config"])
 
     def collect_leftovers(self) -> None:
         """Remove what crashed or failed berth processes left: their scratch space in
@@ -206,15 +192,15 @@ class ImageService:
 
     def _store(self, staged: StagedLayer | None, config: dict[str, Any], tag: str | None) -> Image:
         """Store the new layer (if any, the config's last), the image and its tag."""
-        return self.register([staged] if staged else [], serialize(config), tag)
+        return self.register([staged] if staged else [], serialize(config), [tag] if tag else [])
 
     def register(
-        self, staged: Sequence[StagedLayer], raw: bytes, tag: str | None,
+        self, staged: Sequence[StagedLayer], raw: bytes, tags: Sequence[str] = (),
         record: Callable[[sqlite3.Connection, str], None] | None = None,
     ) -> Image:  # fmt: skip
         """Store the image whose config is the bytes ``raw``, the ``staged`` layers it
-        adds, its tag and what ``record(tx, image_id)`` writes, in one transaction; the
-        staged layers are discarded whatever happens."""
+        adds, its ``tags`` (normalized names) and what ``record(tx, image_id)`` writes, in
+        one transaction; the staged layers are discarded whatever happens."""
         config = json.loads(raw)
         new_id = image_id(raw)
         layers = config["rootfs"]["diff_ids"]
@@ -233,9 +219,8 @@ class ImageService:
                         "INSERT INTO image_layers (image_id, position, layer_id) VALUES (?, ?, ?)",
                         [(new_id, position, layer) for position, layer in enumerate(layers)],
                     )
-                if tag:
-                    tx.execute("INSERT OR REPLACE INTO tags (name, image_id) VALUES (?, ?)",
-                               (tag, new_id))  # fmt: skip
+                tx.executemany("INSERT OR REPLACE INTO tags (name, image_id) VALUES (?, ?)",
+                               [(tag, new_id) for tag in tags])  # fmt: skip
                 if record:
                     record(tx, new_id)
         finally:
@@ -371,6 +356,10 @@ class ImageService:
 
     def _resolve(self, ref: str) -> Image:
         return self.get_by_id(self._resolve_id(ref)[0])
+
+    def find(self, ref: str) -> Image:
+        """The sync half of :meth:`resolve`, for work already in a thread."""
+        return self._resolve(ref)
 
     def _resolve_id(self, ref: str) -> tuple[str, str | None]:
         """The image id for ``ref``, and the tag if ``ref`` named one."""

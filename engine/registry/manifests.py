@@ -110,8 +110,10 @@ def choose(body: bytes, wanted: Platform) -> Descriptor:
         platform = raw.get("platform") or {}
         if platform.get("os") == wanted.os and platform.get("architecture") == wanted.architecture:
             variant = platform.get("variant", "")
-            if not wanted.variant or variant == wanted.variant or (
-                wanted.architecture == "arm64" and wanted.variant == "v8" and not variant
+            if (
+                not wanted.variant
+                or variant == wanted.variant
+                or (wanted.architecture == "arm64" and wanted.variant == "v8" and not variant)
             ):
                 candidates.append(raw)
     if not candidates:
