@@ -80,6 +80,7 @@ def fetch(
     """Fetch and stage everything ``reference`` needs that the store lacks (``has_layer``
     tells). The caller registers the result, then discards its staged layers."""
     top = client.manifest(reference.pinned, ACCEPTED)
+    report(Progress("", f"{reference.digest or reference.tag}: Pulling from {reference.path}"))
     fetched = top
     if is_index(top.media_type, top.body):
         chosen = choose(top.body, platform)
@@ -258,7 +259,6 @@ def _pull_one(
     service: ImageStore, client: RegistryClient, reference: Reference, platform: Platform,
     report: Reporter,
 ) -> Image:  # fmt: skip
-    report(Progress("", f"{reference.digest or reference.tag}: Pulling from {reference.path}"))
     store = service.layer_store
     pulled = fetch(client, reference, platform, store, report, has_layer=service.has_layer)
     tag = None if reference.digest else str(reference)
