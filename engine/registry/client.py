@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import ssl
 import threading
 from collections.abc import Iterable, Iterator
@@ -22,7 +23,6 @@ from urllib3.exceptions import (
     HTTPError,
     InsecureRequestWarning,
     MaxRetryError,
-    NewConnectionError,
     SSLError,
 )
 
@@ -39,6 +39,7 @@ from engine.registry.endpoint import Endpoint, TransportOptions, endpoint
 
 CHUNK = 1 << 20
 _MANIFEST_LIMIT = 4 << 20  # the distribution spec's limit on what a registry must accept
+_ERRNO_TEXT = re.compile(r"\[Errno -?\d+\] ([^)\]]+)")
 _RETRIES = urllib3.Retry(total=5, connect=1, read=1, redirect=5, status=0, raise_on_redirect=True)
 
 
@@ -358,12 +359,14 @@ def _is_verification(error: BaseException) -> bool:
 
 
 def _reason(error: BaseException) -> str:
+    """What went wrong, without urllib3's wrapping: "Connection refused"."""
     if isinstance(error, MaxRetryError) and error.reason is not None:
         error = error.reason
-    if isinstance(error, NewConnectionError):
-        text = str(error)
-        return text.split("]", 1)[-1].strip() if "]" in text else text
-    return str(error).split(": ", 1)[-1] if isinstance(error, SSLError) else str(error)
+    text = str(error)
+    errno_text = _ERRNO_TEXT.search(text)
+    if errno_text:
+        return errno_text.group(1)
+    return text.split(": ", 1)[-1] if isinstance(error, SSLError) else text
 
 
 def _registry_message(data: bytes) -> str:
