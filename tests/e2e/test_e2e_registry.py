@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from tests.e2e.cli import Berth, describe
 from tests.oci_images import (
     busybox_rootfs_layer,
     file_layer,
+    sized_layers,
     skopeo_inspect,
     skopeo_push,
     write_oci_layout,
@@ -165,3 +167,28 @@ def test_save_refuses_a_terminal(berth: Berth) -> None:
         terminal.expect("berth: refusing to write the archive to a terminal")
     finally:
         terminal.close()
+
+
+def test_a_killed_pull_leaves_nothing_and_the_next_completes(berth: Berth, tmp_path: Path) -> None:
+    """SIGKILL mid-download: no row, no layer; the next command collects the scratch
+    space the dead pull left, and a pull from scratch completes."""
+    require_registry_tools()
+    with RegistryServer(tmp_path / "server") as server:
+        layout = tmp_path / "big"
+        write_oci_layout(layout, sized_layers(3, 30_000_000, seed=5), compression=None)
+        skopeo_push(layout, "latest", server, "big")
+        name = f"{server.host}/big"
+        before = berth.ok("images", "-q").stdout.split()
+        layers = sorted((berth.root / "layers").iterdir())
+        pull = berth.popen("pull", name, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert pull.stdout is not None
+        for line in pull.stdout:  # plain lines: kill at the first download
+            if b": Downloading" in line:
+                break
+        pull.kill()
+        pull.wait()
+        assert berth.ok("images", "-q").stdout.split() == before
+        assert not list((berth.root / "tmp").iterdir())  # collected by that command
+        assert sorted((berth.root / "layers").iterdir()) == layers
+        berth.ok("pull", "-q", name, timeout=120)
+        assert len(berth.ok("images", "-q").stdout.split()) == len(before) + 1
