@@ -29,6 +29,7 @@ class DeviceRule(Protocol):
     minor: int | None
     access: str
 
+
 #: struct bpf_cgroup_dev_ctx: access_type (access << 16 | type), major, minor
 _TYPE_CODES = {"b": 1, "c": 2}
 _ACCESS_BITS = {"m": 1, "r": 2, "w": 4}
