@@ -1,5 +1,5 @@
 """Local images, as ``docker images`` lists them: details and layers, run, tag, import,
-and a way to get a first image offline."""
+pull and push, and a way to get a first image offline."""
 
 from __future__ import annotations
 
@@ -18,12 +18,13 @@ from tui.screens.image_forms import ImportForm
 from tui.screens.inspect import InspectScreen
 from tui.screens.prompt import PromptScreen
 from tui.screens.run_form import RunForm
+from tui.screens.transfer import PullForm, PushScreen
 from tui.widgets.containers import ContainersView
 from tui.widgets.engine_table import EngineTable
 from tui.workers import run_engine_task
 
 # Actions on the image under the cursor.
-_ON_IMAGE = {"remove", "inspect", "run", "tag"}
+_ON_IMAGE = {"remove", "inspect", "run", "tag", "push"}
 
 
 class ImagesView(EngineTable):
@@ -42,8 +43,11 @@ class ImagesView(EngineTable):
         Binding("d", "remove", "Remove", id="images.remove"),
         Binding("i", "inspect", "Inspect", id="images.inspect"),
         Binding("I", "import", "Import…", id="images.import"),
-        Binding("b", "starter", "Busybox image", id="images.starter"),
-        Binding("r", "reload", "Refresh", id="images.refresh"),
+        Binding("P", "pull", "Pull…", id="images.pull"),
+        Binding("u", "push", "Push", id="images.push"),
+        Binding("b", "starter", "Busybox", id="images.starter"),
+        # Not in the footer, for pull and push to fit there: the view refreshes itself anyway.
+        Binding("r", "reload", "Refresh", id="images.refresh", show=False),
     ]
 
     def __init__(self, engine: Engine, *, id: str = "images", refresh: float | None = None) -> None:
@@ -156,6 +160,31 @@ class ImagesView(EngineTable):
         if image is not None:
             self.notify(f"Imported {', '.join(image.tags) or image.short_id}", markup=False)
             self.reload()
+
+    def action_pull(self) -> None:
+        self.app.push_screen(PullForm(self.engine, self._pulled))
+
+    def _pulled(self, image: Image, reference: str) -> None:
+        """Show the pulled image under the form, so that it is selected once the form closes."""
+        # The tag the reference became: "app" is stored as "app:latest".
+        tag = next((tag for tag in image.tags if tag in (reference, f"{reference}:latest")),
+                   image.tags[0] if image.tags else image.id)  # fmt: skip
+        self._run(self._show_image(tag), f"Showing {tag}")
+
+    async def _show_image(self, key: str) -> None:
+        self.show_rows(await self.fetch())
+        if key in self.table.rows:
+            self.table.move_cursor(row=self.table.get_row_index(key))
+
+    def action_push(self) -> None:
+        ref = self.selected_key
+        if ref is None:
+            return
+        if ref.startswith("sha256:"):  # an untagged image's row is keyed by its id
+            self.notify(f"{ref[7:19]} has no name to push: tag it first (berth tag)",
+                        severity="warning", markup=False)  # fmt: skip
+            return
+        self.app.push_screen(PushScreen(self.engine, ref))
 
     def _run(self, work: Awaitable[None], description: str) -> None:
         run_engine_task(self, work, group="images", description=description)
