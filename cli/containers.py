@@ -36,7 +36,7 @@ from engine.api import (
     terminal_size,
 )
 from engine.api import parse_timestamp as parse
-from engine.errors import InvalidArgumentError, NotFoundError
+from engine.errors import BerthError, InvalidArgumentError, NotFoundError
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -262,9 +262,14 @@ async def _pull_as_asked(engine: Engine, args: argparse.Namespace) -> None:
         try:
             await engine.images.resolve(args.image)
             return
-        except NotFoundError:
+        except NotFoundError as missing:
             print(f"Unable to find image '{with_default_tag(args.image)}' locally",
                   file=sys.stderr, flush=True)  # fmt: skip
+            try:
+                await follow(engine.images.pull(args.image), sys.stderr)
+            except BerthError as failed:  # offline, or a typo: say both, in one line
+                raise NotFoundError(f"{missing}; pulling it failed: {failed}") from None
+            return
     await follow(engine.images.pull(args.image), sys.stderr)
 
 

@@ -41,6 +41,11 @@ class Reporter:
         self.check()
         self._emit(event)
 
+    def notify(self, event: Progress) -> None:
+        """Report without checking for a cancel: for what follows the point of no return
+        (a registration committed), which a cancel must not make look undone."""
+        self._emit(event)
+
     def check(self) -> None:
         """Raise Cancelled once the consumer has gone."""
         if self._stop.is_set():

@@ -282,10 +282,11 @@ def _pull_one(
              for blob, diff_id in zip(pulled.layers, pulled.diff_ids, strict=True)],
         )  # fmt: skip
 
+    report.check()  # the last moment a cancel can undo the pull
     image = service.register(pulled.staged, pulled.config, [tag] if tag else [], record)
     for layer in pulled.staged_ids:
-        report(Progress(layer, "Pull complete"))
-    report(Progress("", f"Digest: {pulled.repo_digest}"))
+        report.notify(Progress(layer, "Pull complete"))
+    report.notify(Progress("", f"Digest: {pulled.repo_digest}"))
     news = "Image is up to date" if known else "Downloaded newer image"
-    report(Progress("", f"Status: {news} for {reference}"))
+    report.notify(Progress("", f"Status: {news} for {reference}"))
     return image
