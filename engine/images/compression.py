@@ -13,8 +13,6 @@ import lzma
 import zlib
 from typing import BinaryIO
 
-import zstandard
-
 from engine.errors import InvalidArgumentError
 
 _MAGIC = {
@@ -25,7 +23,7 @@ _MAGIC = {
 }
 _HEAD = max(len(magic) for magic in _MAGIC)
 # What a decompressor raises on damaged or truncated input.
-_CORRUPT = (EOFError, OSError, lzma.LZMAError, zlib.error, zstandard.ZstdError)
+_CORRUPT: tuple[type[Exception], ...] = (EOFError, OSError, lzma.LZMAError, zlib.error)
 
 
 class _Prefixed:
@@ -66,15 +64,19 @@ class _Named:
 class _Checked:
     """A decompressing stream whose failures read as the user's input being damaged."""
 
-    def __init__(self, stream: BinaryIO, kind: str, name: str) -> None:
+    def __init__(
+        self, stream: BinaryIO, kind: str, name: str,
+        corrupt: tuple[type[Exception], ...] = _CORRUPT,
+    ) -> None:  # fmt: skip
         self._stream = stream
         self._kind = kind
         self._name = name
+        self._corrupt = corrupt
 
     def read(self, size: int = -1) -> bytes:
         try:
             return self._stream.read(size)
-        except _CORRUPT as error:
+        except self._corrupt as error:
             raise InvalidArgumentError(
                 f'"{self._name}" is not valid {self._kind} data: {error}'
             ) from None
@@ -98,8 +100,11 @@ def decompressed(stream: BinaryIO, name: str) -> BinaryIO:
         opened = bz2.BZ2File(source)
     elif kind == "zstd":
         # Python 3.11 has no zstd; layers of current images often are (podman, buildkit).
+        # Imported here: every berth command loads this module, few read zstd.
+        import zstandard
+
         reader = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True)
-        opened = reader  # type: ignore[assignment]
+        return _Checked(reader, kind, name, (*_CORRUPT, zstandard.ZstdError))  # type: ignore[arg-type]
     else:
         opened = lzma.LZMAFile(source)  # noqa: SIM115
     return _Checked(opened, kind, name)  # type: ignore[arg-type, return-value]
