@@ -14,15 +14,16 @@ import json
 import shutil
 import subprocess
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from engine.errors import IntegrityError, InvalidArgumentError, NotFoundError
 from engine.images.progress import Progress
+from tests.image_spec import validate
 from tests.oci_images import busybox_rootfs_layer, file_layer, skopeo, write_oci_layout
 
-SCHEMAS = Path("/usr/share/gocode/src/github.com/opencontainers/image-spec/schema")
 BUSYBOX = busybox_rootfs_layer()
 V1 = file_layer({"app/version": b"one\n"})
 V2 = file_layer({"app/version": b"two\n"})
@@ -127,28 +128,11 @@ async def test_a_layer_already_stored_is_not_extracted_again(images, layout, tmp
 # -- save: what skopeo and the OCI schemas accept -----------------------------------------
 
 
-def _validator(schema: str):
-    """The image-spec schema ``schema``; they $ref each other by file name under ids."""
-    from jsonschema import Draft4Validator
-    from referencing import Registry, Resource
-    from referencing.jsonschema import DRAFT4
-
-    def retrieve(uri: str) -> Resource:
-        contents = json.loads((SCHEMAS / uri.rsplit("/", 1)[-1]).read_text())
-        return Resource.from_contents(contents, default_specification=DRAFT4)
-
-    document = json.loads((SCHEMAS / schema).read_text())
-    return Draft4Validator(document, registry=Registry(retrieve=retrieve))
-
-
 def _members(archive: Path) -> dict[str, bytes]:
     with tarfile.open(archive) as tar:
         return {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}  # type: ignore[union-attr]
 
 
-@pytest.mark.skipif(
-    not SCHEMAS.is_dir(), reason="needs golang-github-opencontainers-image-spec-dev"
-)
 async def test_save_is_an_oci_layout_and_a_docker_archive(images, layout, tmp_path):
     for tag in ("v1", "v2"):
         await _load(images, _archive(layout, tmp_path / f"{tag}.tar", "docker-archive", tag))
@@ -163,19 +147,19 @@ async def test_save_is_an_oci_layout_and_a_docker_archive(images, layout, tmp_pa
         if name.startswith("blobs/sha256/"):
             assert hashlib.sha256(data).hexdigest() == name.rsplit("/", 1)[1]
 
-    _validator("image-layout-schema.json").validate(json.loads(files["oci-layout"]))
+    validate(json.loads(files["oci-layout"]), "layout")
     index = json.loads(files["index.json"])
-    _validator("image-index-schema.json").validate(index)
+    validate(index, "index")
     assert [m["annotations"] for m in index["manifests"]] == [
         {"io.containerd.image.name": f"docker.io/library/app:{tag}",
          "org.opencontainers.image.ref.name": tag} for tag in ("v1", "v2")
     ]  # fmt: skip
     for entry, image in zip(index["manifests"], (v1, v2), strict=True):
         manifest = json.loads(files["blobs/sha256/" + entry["digest"][7:]])
-        _validator("image-manifest-schema.json").validate(manifest)
+        validate(manifest, "manifest")
         assert manifest["config"]["digest"] == image.id
         assert [layer["digest"] for layer in manifest["layers"]] == list(image.layers)
-        _validator("config-schema.json").validate(json.loads(files["blobs/sha256/" + image.id[7:]]))
+        validate(json.loads(files["blobs/sha256/" + image.id[7:]]), "config")
     assert {layer for image in (v1, v2) for layer in image.layers} == layers
 
     docker = json.loads(files["manifest.json"])
@@ -295,3 +279,55 @@ async def test_an_altered_oci_blob_loads_nothing(images, layout, tmp_path):
     with pytest.raises((IntegrityError, InvalidArgumentError)):
         await _load(images, archive)
     _assert_nothing_loaded(images)
+
+
+# -- podman: a real engine's own save and load --------------------------------------------
+
+PODMAN_CONF = """[engine]
+runtime = "runc"
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+"""
+
+
+@pytest.fixture
+def podman(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """``podman`` with a store of its own under the test's directory (vfs: no mounts)."""
+    if shutil.which("podman") is None:
+        pytest.skip("needs podman (Debian package podman)")
+    conf = tmp_path / "containers.conf"
+    conf.write_text(PODMAN_CONF)  # podman here runs only with runc and these ulimits
+    monkeypatch.setenv("CONTAINERS_CONF", str(conf))
+    runroot = tempfile.mkdtemp(prefix="podman-")  # podman wants it under 50 characters
+    base = ["podman", "--root", str(tmp_path / "podman-root"), "--runroot", runroot,
+            "--storage-driver", "vfs"]  # fmt: skip
+
+    def run(*args: str) -> str:
+        done = subprocess.run([*base, *args], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    yield run
+    shutil.rmtree(runroot, ignore_errors=True)
+
+
+@pytest.mark.parametrize("format_", ["docker-archive", "oci-archive"])
+async def test_podman_save_loads(images, layout, tmp_path, podman, format_):
+    podman("pull", "-q", f"oci:{layout}:v2")
+    podman("tag", podman("images", "-q").split()[0], "localhost/app:v2")
+    archive = tmp_path / "podman.tar"
+    podman("save", "--format", format_, "-o", str(archive), "localhost/app:v2")
+    loaded, _ = await _load(images, archive)
+    image = await images.resolve(loaded[0])
+    assert list(image.layers) == [_diff_id(BUSYBOX), _diff_id(V2)]
+    assert _version(images, image) == b"two\n"
+
+
+async def test_what_berth_saves_podman_loads(images, layout, tmp_path, podman):
+    await _load(images, _archive(layout, tmp_path / "v1.tar", "docker-archive"))
+    saved = tmp_path / "saved.tar"
+    await images.save(["app:v1"], saved)
+    podman("load", "-q", "-i", str(saved))
+    [inspected] = json.loads(podman("image", "inspect", "app:v1"))
+    assert inspected["RootFS"]["Layers"] == [_diff_id(BUSYBOX), _diff_id(V1)]
+    assert inspected["Id"] == (await images.resolve("app:v1")).id.removeprefix("sha256:")
