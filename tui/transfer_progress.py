@@ -1,5 +1,6 @@
-"""The live progress of a pull or a push, as ``docker pull`` prints it: the operation's own
-lines, then one row per layer with its status and a bar of its bytes."""
+"""The live progress of a pull or a push, as ``docker pull`` prints it: the operation's
+opening lines, one row per layer with its status and a bar of its bytes, then its closing
+lines (digest, status)."""
 
 from __future__ import annotations
 
@@ -54,21 +55,29 @@ class TransferProgress(Vertical):
         super().__init__(id="transfer-progress")
         self.lines: list[str] = []  # the operation's own lines (id ""), in order
         self.layer_rows: dict[str, LayerRow] = {}
+        self._opening = 0  # how many of ``lines`` came before the first layer's row
 
     def compose(self) -> ComposeResult:
         yield Static(id="transfer-lines", markup=False)
         yield VerticalScroll(id="transfer-layers")
+        yield Static(id="transfer-summary", markup=False)
 
     async def clear(self) -> None:
         self.lines.clear()
         self.layer_rows.clear()
+        self._opening = 0
         self.query_one("#transfer-lines", Static).update("")
+        self.query_one("#transfer-summary", Static).update("")
         await self.query_one("#transfer-layers").remove_children()
 
     async def show(self, event: Progress) -> None:
         if not event.id:
             self.lines.append(event.status)
-            self.query_one("#transfer-lines", Static).update("\n".join(self.lines))
+            if not self.layer_rows:
+                self._opening = len(self.lines)
+            opening, closing = self.lines[: self._opening], self.lines[self._opening :]
+            self.query_one("#transfer-lines", Static).update("\n".join(opening))
+            self.query_one("#transfer-summary", Static).update("\n".join(closing))
             return
         row = self.layer_rows.get(event.id)
         if row is None:
