@@ -8,7 +8,6 @@ no name at all, so the magic bytes decide. Streams are never seeked: stdin is a 
 from __future__ import annotations
 
 import bz2
-import gzip
 import lzma
 import zlib
 from typing import BinaryIO
@@ -22,6 +21,8 @@ _MAGIC = {
     b"\x28\xb5\x2f\xfd": "zstd",
 }
 _HEAD = max(len(magic) for magic in _MAGIC)
+_CHUNK = 1 << 20
+_GZIP_WINDOW = 16 + zlib.MAX_WBITS  # a gzip header and trailer around deflate
 # What a decompressor raises on damaged or truncated input.
 _CORRUPT: tuple[type[Exception], ...] = (EOFError, OSError, lzma.LZMAError, zlib.error)
 
@@ -95,7 +96,7 @@ def decompressed(stream: BinaryIO, name: str) -> BinaryIO:
         return source  # type: ignore[return-value]
     # The caller closes the tar stream; these only wrap ``source`` and own no descriptor.
     if kind == "gzip":
-        opened = gzip.GzipFile(fileobj=source, mode="rb")
+        opened = _Inflating(source)
     elif kind == "bzip2":
         opened = bz2.BZ2File(source)
     elif kind == "zstd":
@@ -108,6 +109,46 @@ def decompressed(stream: BinaryIO, name: str) -> BinaryIO:
     else:
         opened = lzma.LZMAFile(source)  # noqa: SIM115
     return _Checked(opened, kind, name)  # type: ignore[arg-type, return-value]
+
+
+class _Inflating:
+    """A gzip stream (members in a row, as pigz and Go write them) decompressed a
+    megabyte at a time. GzipFile hands out 8 KiB per call and checks the CRC in Python;
+    here zlib checks each member's trailer itself, and callers make few calls."""
+
+    def __init__(self, source: _Prefixed) -> None:
+        self._source = source
+        self._inflater = zlib.decompressobj(_GZIP_WINDOW)
+        self._output = b""
+        self._offset = 0
+
+    def read(self, size: int = -1) -> bytes:
+        while self._offset >= len(self._output):
+            if not self._inflate():
+                return b""
+        end = len(self._output) if size < 0 else self._offset + size
+        data = self._output[self._offset : end]
+        self._offset += len(data)
+        return data
+
+    def _inflate(self) -> bool:
+        """Decompress the next piece (at most a megabyte, whatever the input holds: no
+        bomb fills memory); False at the clean end of the last member."""
+        inflater = self._inflater
+        if inflater.unconsumed_tail:
+            data = inflater.unconsumed_tail
+        elif inflater.eof:
+            data = inflater.unused_data or self._source.read(_CHUNK)
+            if not data:
+                return False
+            self._inflater = inflater = zlib.decompressobj(_GZIP_WINDOW)  # the next member
+        else:
+            data = self._source.read(_CHUNK)
+            if not data:
+                raise EOFError("compressed file ended before the end-of-stream marker")
+        self._output = inflater.decompress(data, _CHUNK)
+        self._offset = 0
+        return True
 
 
 def _read_head(stream: BinaryIO) -> bytes:

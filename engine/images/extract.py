@@ -54,7 +54,8 @@ def extract_layer(
     """
     extractor = _Extractor(str(destination), listener)
     try:
-        with tarfile.open(fileobj=stream, mode="r|") as archive:
+        # A megabyte per read, not tar's 10 KiB: the stream is several Python layers deep.
+        with tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK) as archive:
             for member in archive:
                 extractor.add(archive, member)
     except tarfile.TarError as error:

@@ -21,7 +21,7 @@ import re
 import secrets
 import sqlite3
 import string
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -91,12 +91,11 @@ class LayerStore:
         return tar_size(self._paths.layer_dir(layer_id))
 
     def stage(self, stream: BinaryIO) -> StagedLayer:
-        """Extract the tar read from ``stream`` into scratch space, hashing it on the way,
-        and write it to disk (its row may commit as soon as it is moved in).
+        """Extract the tar read from ``stream`` into scratch space, hashing it on the way.
 
         Nothing is left behind when extraction fails; a full disk is NoSpaceError. Pass
-        the result to :meth:`register` inside a write transaction, then to
-        :meth:`discard` whatever happened.
+        the results to :meth:`persist`, then each to :meth:`register` inside a write
+        transaction, then to :meth:`discard` whatever happened.
         """
         with reported_as_no_space(self._paths.root):
             staging = scratch.new_dir(self._paths.tmp, "layer")
@@ -110,11 +109,17 @@ class LayerStore:
                     recorder.close()
                 link = "".join(secrets.choice(_LINK_ALPHABET) for _ in range(_LINK_LENGTH))
                 (staging / "link").write_text(link)
-                _sync_file_system(staging)
             except BaseException:
                 scratch.remove(staging)
                 raise
         return StagedLayer("sha256:" + hashing.digest.hexdigest(), size, staging)
+
+    def persist(self, staged: Sequence[StagedLayer]) -> None:
+        """Every file of the staged layers on disk, so their rows may commit as soon as
+        they are moved in: one syncfs(2) for all of them (a pull stages several)."""
+        if staged:
+            with reported_as_no_space(self._paths.root):
+                _sync_file_system(staged[0].scratch)
 
     def register(self, tx: sqlite3.Connection, staged: StagedLayer) -> None:
         """Move a staged layer in place and record it, unless the store has it already.

@@ -205,6 +205,7 @@ class ImageService:
         new_id = image_id(raw)
         layers = config["rootfs"]["diff_ids"]
         try:
+            self._layers.persist(staged)  # outside the lock: others need not wait for the disk
             with self._db.write() as tx:
                 added = {layer.id for layer in staged}
                 _check_layers(tx, [layer for layer in layers if layer not in added])
