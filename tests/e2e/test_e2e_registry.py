@@ -4,6 +4,7 @@ load, each step a fresh ``berth`` against a real registry on loopback."""
 from __future__ import annotations
 
 import os
+import platform
 import re
 import subprocess
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from tests.oci_images import (
     sized_layers,
     skopeo_inspect,
     skopeo_push,
+    write_oci_index,
     write_oci_layout,
 )
 from tests.registry.conftest import require_registry_tools
@@ -72,6 +74,28 @@ def test_pull_then_list_and_run(berth: Berth, registry: RegistryServer) -> None:
     assert f"{name} latest {digest}" in listed.stdout.splitlines()
     assert berth.ok("run", "--rm", name, "cat", "/hello.txt").stdout == "hi\n"
     assert berth.ok("rmi", f"{name}@{digest}").returncode == 0
+
+
+def test_zstd_and_multi_platform_images_run(berth: Berth, tmp_path: Path) -> None:
+    """What skopeo put there as zstd, and as a two-platform index, pulls and runs."""
+    require_registry_tools()
+    if platform.machine() != "x86_64":
+        pytest.skip("the index's runnable image is linux/amd64, this host is not")
+    with RegistryServer(tmp_path / "server") as server:
+        zstd = tmp_path / "zstd"
+        write_oci_layout(zstd, [busybox_rootfs_layer(), file_layer({"kind": b"zstd\n"})])
+        skopeo_push(zstd, "latest", server, "zstd", compress_format="zstd")
+        multi = tmp_path / "multi"
+        write_oci_index(multi, [
+            ("linux", "amd64", None, [busybox_rootfs_layer(), file_layer({"kind": b"amd64\n"})]),
+            ("linux", "arm64", "v8", [file_layer({"kind": b"arm64\n"})]),
+        ])  # fmt: skip
+        skopeo_push(multi, "latest", server, "multi", all_platforms=True)
+        for name, kind in (("zstd", "zstd\n"), ("multi", "amd64\n")):
+            result = berth.ok("run", "--rm", f"{server.host}/{name}", "cat", "/kind", timeout=120)
+            assert result.stdout == kind
+        inspected = berth.ok("pull", "--platform", "linux/arm64", f"{server.host}/multi")
+        assert "Downloaded newer image" in inspected.stdout
 
 
 def test_run_pulls_a_missing_image(berth: Berth, registry: RegistryServer) -> None:
