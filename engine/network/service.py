@@ -266,6 +266,10 @@ class NetworkService:
                           f"vb{container.id[:10]}{position}",
                           str(namespace_path(self._paths, container.id)), aliases)  # fmt: skip
         endpoint = self._store.lease(wanted, network, ip)
+        # Named after the container: a pair of that name is what a start killed midway
+        # (before its peer moved into the namespace) left. It would block every start.
+        netlink.delete_link(endpoint.host_ifname)
+        netlink.delete_link(f"{endpoint.host_ifname}p")
         netlink.add_veth(netlink.Veth(
             network.bridge, endpoint.host_ifname, namespace_path(self._paths, container.id),
             endpoint.ifname, endpoint.address, network.subnet.prefixlen,

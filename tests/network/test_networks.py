@@ -187,3 +187,18 @@ def test_failed_runs_and_lost_monitors_leave_nothing(berth, engine: Engine) -> N
     os.kill(monitor[0], signal.SIGKILL)
     assert _until(lambda: "Exited" in _ok(berth("ps", "-a")))
     _assert_released(engine, [box])
+
+
+def test_a_veth_left_by_a_killed_start_does_not_block_the_next(berth, engine: Engine) -> None:
+    """A start killed after making the pair, before moving its peer into the namespace,
+    leaves ``vb<id>0`` on the host; the next start replaces it (the kill matrix found it)."""
+    box = _ok(berth("create", "busybox", "sleep", "60"))
+    stale = f"vb{box[:10]}0"
+    subprocess.run(["ip", "link", "add", stale, "type", "veth", "peer", "name", f"{stale}p"],
+                   check=True)  # fmt: skip
+    try:
+        _ok(berth("start", box))
+        assert _ok(berth("inspect", "-f", "{{.State.Status}}", box)) == "running"
+    finally:
+        _ok(berth("rm", "-f", box))
+    _assert_released(engine, [box])
