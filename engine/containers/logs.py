@@ -144,6 +144,7 @@ async def follow_logs(
     for file in log_files(path)[:-1] if handle is not None else log_files(path):
         backlog.extend(await asyncio.to_thread(read_logs, file, since=since, until=until))
     partial = b""
+    stopped = False
     while True:
         chunk = await asyncio.to_thread(handle.read) if handle is not None else b""
         if chunk:
@@ -167,11 +168,15 @@ async def follow_logs(
             handle, inode = await asyncio.to_thread(_open_current, path)
             partial = b""
             continue
-        if not await is_running():
+        if stopped:
             if handle is not None:
                 handle.close()
             return
-        await asyncio.sleep(_POLL_SECONDS)
+        # Stopped since the read above came back empty? Its last lines may have been
+        # written in between: one more pass reads them before returning.
+        stopped = not await is_running()
+        if not stopped:
+            await asyncio.sleep(_POLL_SECONDS)
 
 
 def _parse(lines: list[bytes], inside: Callable[[LogEntry], bool]) -> list[LogEntry]:

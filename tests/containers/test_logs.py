@@ -66,3 +66,18 @@ async def test_follow_sees_new_lines_and_ends_with_the_container(tmp_path):
     await producer
     writer.close()
     assert seen == ["before\n"] + [f"after {n}\n" for n in range(20)]
+
+
+async def test_follow_reads_what_was_written_just_before_the_stop(tmp_path):
+    """The monitor writes its last lines and exits between the follower's empty read and
+    its asking whether the container still runs: those lines still arrive."""
+    log = tmp_path / "ctr.log"
+    writer = JsonLogWriter(log, max_size=1 << 20, max_files=1)
+    writer.write("stdout", b"first\n")
+
+    async def is_running() -> bool:
+        writer.write("stdout", b"last\n")  # written, then the monitor is gone
+        writer.close()
+        return False
+
+    assert [entry.text async for entry in follow_logs(log, is_running)] == ["first\n", "last\n"]
