@@ -265,17 +265,19 @@ class NetworkService:
         wanted = Endpoint(container.id, network.id, network.gateway, f"eth{position}",
                           f"vb{container.id[:10]}{position}",
                           str(namespace_path(self._paths, container.id)), aliases)  # fmt: skip
-        endpoint = self._store.lease(wanted, network, ip)
         # Named after the container: a pair of that name is what a start killed midway
         # (before its peer moved into the namespace) left. It would block every start.
-        netlink.delete_link(endpoint.host_ifname)
-        netlink.delete_link(f"{endpoint.host_ifname}p")
-        netlink.add_veth(netlink.Veth(
-            network.bridge, endpoint.host_ifname, namespace_path(self._paths, container.id),
-            endpoint.ifname, endpoint.address, network.subnet.prefixlen,
-            None if network.internal else network.gateway, mtu,
-        ))  # fmt: skip
-        return endpoint
+        netlink.delete_link(wanted.host_ifname)
+        netlink.delete_link(f"{wanted.host_ifname}p")
+
+        def wire(endpoint: Endpoint) -> None:
+            netlink.add_veth(netlink.Veth(
+                network.bridge, endpoint.host_ifname, namespace_path(self._paths, container.id),
+                endpoint.ifname, endpoint.address, network.subnet.prefixlen,
+                None if network.internal else network.gateway, mtu,
+            ))  # fmt: skip
+
+        return self._store.lease(wanted, network, ip, wire)
 
     def _ensure_bridge(self, network: Network) -> None:
         """The network's bridge, made again if it is gone (a reboot), with its rules."""

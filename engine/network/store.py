@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
@@ -76,11 +77,16 @@ class NetworkStore:
 
     # -- endpoints: the address leases ---------------------------------------------------
 
-    def lease(self, endpoint: Endpoint, network: Network, wanted_ip: str | None) -> Endpoint:
-        """Record ``endpoint`` with a free address of ``network`` (``wanted_ip`` if given).
+    def lease(
+        self, endpoint: Endpoint, network: Network, wanted_ip: str | None,
+        wire: Callable[[Endpoint], None],
+    ) -> Endpoint:  # fmt: skip
+        """Record ``endpoint`` with a free address of ``network`` (``wanted_ip`` if given),
+        and ``wire`` it (make its interface) before the record commits.
 
         One write transaction reads the used addresses and inserts: the database's write
-        lock makes concurrent leases, from any process, get distinct addresses.
+        lock makes concurrent leases, from any process, get distinct addresses. Wiring
+        inside it means a process killed meanwhile leaves no lease without its interface.
         """
         with self._db.write() as tx:
             used = {IPv4Address(row[0]) for row in tx.execute(
@@ -100,8 +106,10 @@ class NetworkStore:
             )  # fmt: skip
             host_number = int(address) - int(network.subnet.network_address)
             tx.execute("UPDATE networks SET cursor = ? WHERE id = ?", (host_number, network.id))
-        return Endpoint(endpoint.container_id, network.id, address, endpoint.ifname,
-                        endpoint.host_ifname, endpoint.netns, endpoint.aliases)  # fmt: skip
+            leased = Endpoint(endpoint.container_id, network.id, address, endpoint.ifname,
+                              endpoint.host_ifname, endpoint.netns, endpoint.aliases)  # fmt: skip
+            wire(leased)
+        return leased
 
     def endpoints_of(self, container_id: str) -> list[Endpoint]:
         rows = self._db.query(
