@@ -16,7 +16,6 @@ import hashlib
 import json
 import re
 import shutil
-import sys
 import tarfile
 import tempfile
 from collections.abc import Iterator
@@ -24,12 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from engine.errors import BerthError, IntegrityError, InvalidArgumentError, NotFoundError
+from engine.errors import BerthError, IntegrityError, InvalidArgumentError
 from engine.images.archive_save import CONTAINERD_NAME, REF_NAME, blob_path
 from engine.images.compression import decompressed
 from engine.images.config import image_id
 from engine.images.progress import Progress, Reporter
 from engine.images.reference import parse_tag
+from engine.images.sources import opened, source_name
 from engine.registry.manifests import choose, host, is_index
 from engine.storage.space import reported_as_no_space
 
@@ -58,7 +58,7 @@ class _Image:
 
 def load(service: ImageStore, source: str | Path | BinaryIO, report: Reporter) -> list[str]:
     """Load every image of the archive; Docker's "Loaded image" names (ids if untagged)."""
-    name = _source_name(source)
+    name = source_name(source, stdin="stdin")
     with _plain_tar(service, source, name) as tar:
         members = _members(tar, name)
         images = _images(tar, members, name)
@@ -77,7 +77,7 @@ def load(service: ImageStore, source: str | Path | BinaryIO, report: Reporter) -
 def _plain_tar(
     service: ImageStore, source: str | Path | BinaryIO, name: str
 ) -> Iterator[tarfile.TarFile]:
-    with _opened(source, name) as stream:
+    with opened(source, name, "an image archive") as stream:
         tar = _as_tar(stream) if _seekable(stream) else None
         if tar is not None:
             with tar:
@@ -301,35 +301,6 @@ def _register(service: ImageStore, image: _Image, staged: dict[str, StagedLayer]
 
 
 # -- the source -------------------------------------------------------------------------
-
-
-def _source_name(source: str | Path | BinaryIO) -> str:
-    if source == "-":
-        return "stdin"
-    if isinstance(source, (str, Path)):
-        return str(source)
-    name = getattr(source, "name", None)
-    return name if isinstance(name, str) and not name.startswith("<") else "stdin"
-
-
-@contextlib.contextmanager
-def _opened(source: str | Path | BinaryIO, name: str) -> Iterator[BinaryIO]:
-    if source == "-":
-        yield sys.stdin.buffer
-        return
-    if not isinstance(source, (str, Path)):
-        yield source
-        return
-    try:
-        stream = open(source, "rb")  # noqa: SIM115 - closed below
-    except FileNotFoundError:
-        raise NotFoundError(f'no such file: "{name}"') from None
-    except IsADirectoryError:
-        raise InvalidArgumentError(f'"{name}" is a directory, not an image archive') from None
-    except OSError as error:
-        raise InvalidArgumentError(f'cannot read "{name}": {error.strerror}') from None
-    with stream:
-        yield stream
 
 
 def _seekable(stream: BinaryIO) -> bool:

@@ -13,9 +13,8 @@ import io
 import json
 import re
 import sqlite3
-import sys
 import tempfile
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -46,6 +45,7 @@ from engine.images.layers import LayerStore, StagedLayer
 from engine.images.model import Image, ImageSummary
 from engine.images.progress import Operation
 from engine.images.reference import HUB_DOMAIN, matches_reference, parse_reference, parse_tag
+from engine.images.sources import opened, source_name
 from engine.images.starter import STARTER_CONFIG, STARTER_REFERENCE, starter_layer
 from engine.paths import EnginePaths
 from engine.state import Database
@@ -105,7 +105,7 @@ class ImageService:
         """
         tag = str(parse_tag(reference)) if reference else None
         config = apply_changes({}, changes)
-        name = _source_name(source)
+        name = source_name(source)
         comment = message or f"Imported from {name}"
         return await asyncio.to_thread(self._import, source, name, tag, config, comment)
 
@@ -113,7 +113,11 @@ class ImageService:
         self, source: str | Path | BinaryIO, name: str, tag: str | None,
         config: dict[str, Any], comment: str,
     ) -> Image:  # fmt: skip
-        with _open_source(source, name) as stream:
+        if name.startswith(("http://", "https://")):
+            raise InvalidArgumentError(
+                f'berth cannot import from a URL ("{name}"): download the file, then import it'
+            )
+        with opened(source, name, "a tarball") as stream:
             staged = self._layers.stage(decompressed(stream, name))
         created = now()
         history = [{"created": created, "created_by": "", "comment": comment}]
@@ -674,36 +678,3 @@ def _pair_history(history: Sequence[dict[str, Any]], count: int) -> list[dict[st
     skipping empty_layer steps as docker history does."""
     steps = [step for step in history if not step.get("empty_layer")]
     return [steps[index] if index < len(steps) else {} for index in range(count)]
-
-
-def _source_name(source: str | Path | BinaryIO) -> str:
-    """How messages and the history name an import source."""
-    if isinstance(source, (str, Path)):
-        return str(source)
-    name = getattr(source, "name", None)
-    return name if isinstance(name, str) and not name.startswith("<") else "-"
-
-
-@contextlib.contextmanager
-def _open_source(source: str | Path | BinaryIO, name: str) -> Iterator[BinaryIO]:
-    """The import source as a binary stream; stdin for "-"."""
-    if source == "-":
-        yield sys.stdin.buffer
-        return
-    if not isinstance(source, (str, Path)):
-        yield source
-        return
-    if name.startswith(("http://", "https://")):
-        raise InvalidArgumentError(
-            f'berth cannot import from a URL ("{name}"): download the file, then import it'
-        )
-    try:
-        stream = open(source, "rb")  # noqa: SIM115 - closed below
-    except FileNotFoundError:
-        raise NotFoundError(f'no such file: "{name}"') from None
-    except IsADirectoryError:
-        raise InvalidArgumentError(f'"{name}" is a directory, not a tarball') from None
-    except OSError as error:
-        raise InvalidArgumentError(f'cannot read "{name}": {error.strerror}') from None
-    with stream:
-        yield stream
