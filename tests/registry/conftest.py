@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.api import Engine
+from engine.paths import EnginePaths
 from tests.registry_server import REGISTRY_BINARY, Auth, RegistryServer
 
 # Binary -> the Debian package that ships it.
@@ -59,3 +61,16 @@ def htpasswd_registry(tmp_path: Path) -> Iterator[RegistryServer]:
 def token_registry(tmp_path: Path) -> Iterator[RegistryServer]:
     """Plain HTTP behind Docker token auth (``token_server``); anonymous pull refused."""
     yield from _serve(tmp_path / "registry", auth="token")
+
+
+@pytest.fixture
+def store(engine_paths: EnginePaths) -> Engine:
+    """An engine with no image at all (needs root, as every real engine)."""
+    return Engine(engine_paths)
+
+
+@pytest.fixture
+def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Credentials go to a config.json of the test's own, never the user's."""
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+    return tmp_path / "docker" / "config.json"

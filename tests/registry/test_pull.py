@@ -16,7 +16,6 @@ from engine.errors import (
     RegistryError,
     UnsupportedError,
 )
-from engine.paths import EnginePaths
 from tests.oci_images import (
     busybox_rootfs_layer,
     file_layer,
@@ -27,18 +26,7 @@ from tests.oci_images import (
 )
 from tests.registry_server import RegistryServer
 
-
-@pytest.fixture
-def store(engine_paths: EnginePaths) -> Engine:
-    """An engine with no image at all."""
-    return Engine(engine_paths)
-
-
-@pytest.fixture(autouse=True)
-def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Credentials go to a config.json of the test's own, never root's."""
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
-    return tmp_path / "docker" / "config.json"
+pytestmark = pytest.mark.usefixtures("docker_config")
 
 
 def push_app(server: RegistryServer, tmp_path: Path, name: str = "app", **push) -> str:

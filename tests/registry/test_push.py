@@ -4,13 +4,10 @@ write) and the OCI image-spec's schemas: uploads, skips, mounts, byte-identical 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from engine.api import Engine
 from engine.errors import InvalidArgumentError, NotFoundError, RegistryError
-from engine.paths import EnginePaths
 from tests.image_spec import validate
 from tests.oci_images import (
     busybox_rootfs_layer,
@@ -22,15 +19,7 @@ from tests.oci_images import (
     write_oci_layout,
 )
 
-
-@pytest.fixture
-def store(engine_paths: EnginePaths) -> Engine:
-    return Engine(engine_paths)
-
-
-@pytest.fixture(autouse=True)
-def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+pytestmark = pytest.mark.usefixtures("docker_config")
 
 
 async def run(operation) -> tuple[list, object]:
