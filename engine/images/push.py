@@ -59,7 +59,8 @@ def push(
     """Push the image tagged ``reference``; returns the manifest's digest."""
     image = service.find(str(reference))
     report(Progress("", f"The push refers to repository [{reference.domain}/{reference.path}]"))
-    known = _known_blobs(service, image)
+    original = _original_manifest(service, image)
+    known = _known_blobs(service, image, original)
     here = f"{reference.domain}/{reference.path}"
     mountable = {
         blob.source.split("/", 1)[1]
@@ -75,7 +76,7 @@ def push(
         config = service.raw_config(image.id)
         if not client.has_blob(image.id):
             client.upload_blob([config], lambda: image.id)
-        body, media_type = _manifest(service, image, config, layers)
+        body, media_type = _manifest(image, config, layers, original)
         digest = client.put_manifest(reference.tag or "latest", body, media_type)
     finally:
         client.close()
@@ -96,16 +97,18 @@ def login(server: str, username: str, password: str, options: TransportOptions) 
     return credentials.store(host, secret)
 
 
-def _known_blobs(service: ImageStore, image: Image) -> dict[str, list[_KnownBlob]]:
+def _known_blobs(
+    service: ImageStore, image: Image, original: _Manifest | None
+) -> dict[str, list[_KnownBlob]]:
     """Every blob known for each of the image's layers, its original manifest's first."""
     rows = service.db.query(
         "SELECT layer_id, digest, media_type, size, source FROM layer_blobs WHERE layer_id IN"
         f" ({','.join('?' * len(image.layers))})",
         tuple(image.layers),
     )
-    original = {layer.digest for layer in _original_layers(service, image)}
+    first = {layer.digest for layer in original.layers} if original else set()
     known: dict[str, list[_KnownBlob]] = {}
-    for row in sorted(rows, key=lambda row: row["digest"] not in original):
+    for row in sorted(rows, key=lambda row: row["digest"] not in first):
         descriptor = Descriptor(row["media_type"], row["digest"], row["size"])
         known.setdefault(row["layer_id"], []).append(_KnownBlob(descriptor, row["source"]))
     return known
@@ -188,26 +191,32 @@ class _GzipUpload:
         return "sha256:" + self._hash.hexdigest()
 
 
-def _original_layers(service: ImageStore, image: Image) -> tuple[Descriptor, ...]:
-    manifest = _original_manifest(service, image)
-    return parse_manifest(*manifest).layers if manifest else ()
+@dataclass(frozen=True)
+class _Manifest:
+    """The manifest the image was pulled (or last pushed) with, exact bytes."""
+
+    body: bytes
+    media_type: str
+    layers: tuple[Descriptor, ...]
 
 
-def _original_manifest(service: ImageStore, image: Image) -> tuple[bytes, str] | None:
+def _original_manifest(service: ImageStore, image: Image) -> _Manifest | None:
     rows = service.db.query(
         "SELECT manifest, media_type FROM repo_digests WHERE image_id = ? LIMIT 1", (image.id,)
     )
-    return (bytes(rows[0]["manifest"]), rows[0]["media_type"]) if rows else None
+    if not rows:
+        return None
+    body, media_type = bytes(rows[0]["manifest"]), rows[0]["media_type"]
+    return _Manifest(body, media_type, parse_manifest(body, media_type).layers)
 
 
 def _manifest(
-    service: ImageStore, image: Image, config: bytes, layers: list[tuple[str, Descriptor]]
+    image: Image, config: bytes, layers: list[tuple[str, Descriptor]], original: _Manifest | None
 ) -> tuple[bytes, str]:
     """The original manifest if the registry got exactly its blobs, else a new OCI one."""
-    original = _original_manifest(service, image)
     pushed = tuple(descriptor.digest for _, descriptor in layers)
-    if original and tuple(layer.digest for layer in parse_manifest(*original).layers) == pushed:
-        return original
+    if original and tuple(layer.digest for layer in original.layers) == pushed:
+        return original.body, original.media_type
     manifest: dict[str, Any] = {
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,

@@ -13,7 +13,7 @@ import json
 import re
 import ssl
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
@@ -152,7 +152,7 @@ class RegistryClient:
         self._check(response, self._name(f"blob {digest}"))
         return False
 
-    def upload_blob(self, chunks: Iterable[bytes], digest_of: Any) -> str:
+    def upload_blob(self, chunks: Iterable[bytes], digest_of: Callable[[], str]) -> str:
         """Upload the bytes ``chunks`` yields as one blob; ``digest_of()`` gives their digest
         once they are all read (known only then for a layer compressed on the way)."""
         start = self._request("POST", f"/v2/{self.repository}/blobs/uploads/", redirect=False)
