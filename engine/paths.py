@@ -63,11 +63,21 @@ class EnginePaths:
         """``<runroot>/containers/<id>``: a run's attach socket and its monitor's records."""
         return self.container_runs / container_id
 
+    @property
+    def volumes(self) -> Path:
+        """``volumes/<name>/_data``: named and anonymous volumes, as Docker lays them out."""
+        return self.root / "volumes"
+
+    def volume_dir(self, name: str) -> Path:
+        """``volumes/<name>``: the volume's own directory; its files are in ``_data``."""
+        return self.volumes / name
+
     def layer_dir(self, layer_id: str) -> Path:
         """Directory of a layer, given its ``sha256:<hex>`` id."""
         return self.layers / layer_id.removeprefix("sha256:")
 
     def ensure(self) -> None:
-        for directory in (self.root, self.layers, self.links, self.containers, self.tmp):
+        for directory in (self.root, self.layers, self.links, self.containers, self.volumes,
+                          self.tmp):  # fmt: skip
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.runroot.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -114,4 +114,25 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (layer_id, digest, source)
     );
     """,
+    # 7: volumes, and what each container mounts (bind, volume, tmpfs), in mount order.
+    # A volume row referenced by a mount is in use: it cannot be removed.
+    """
+    CREATE TABLE volumes (
+        name      TEXT PRIMARY KEY,
+        driver    TEXT NOT NULL,           -- "local"
+        labels    TEXT NOT NULL,           -- JSON object
+        options   TEXT NOT NULL,           -- JSON object: volume create -o (type, device, o)
+        created   TEXT NOT NULL,
+        anonymous INTEGER NOT NULL,        -- made for one container (-v /path, image VOLUME)
+        populated INTEGER NOT NULL DEFAULT 0 -- a container used it: no more copy-up
+    );
+    CREATE TABLE container_mounts (
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        position     INTEGER NOT NULL,     -- mount order
+        spec         TEXT NOT NULL,        -- JSON: the resolved mount (engine/volumes/model.py)
+        volume       TEXT REFERENCES volumes(name), -- a volume mount's volume, else NULL
+        PRIMARY KEY (container_id, position)
+    );
+    CREATE INDEX container_mounts_by_volume ON container_mounts(volume);
+    """,
 )

@@ -1,0 +1,1 @@
+"""Volumes: named and anonymous, under ``<root>/volumes/<name>/_data``, and container mounts."""
