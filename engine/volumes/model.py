@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 #: the label Docker (23+) puts on the volumes it makes for one container; prune without -a
 #: removes only those
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"
+#: Docker's rule for a local volume's name
+VOLUME_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 
 
 @dataclass(frozen=True)
