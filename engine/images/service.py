@@ -494,19 +494,24 @@ class ImageService:
             self._layers.remove_files(layer)
         return [*lines, f"Deleted: {image_id}", *(f"Deleted: {layer}" for layer in orphans)]
 
-    async def prune(self, *, all_unused: bool = False) -> tuple[list[str], int]:
+    async def prune(
+        self, *, all_unused: bool = False, only: Collection[str] | None = None
+    ) -> tuple[list[str], int]:
         """Docker's image prune: remove dangling images (no tag) no container uses, or
-        with ``all_unused`` every image no container uses. Returns the "Untagged:" /
-        "Deleted:" lines and the bytes of the layers deleted."""
+        with ``all_unused`` every image no container uses; of the ids in ``only`` alone if
+        given (what a prune's --filter let through). Returns the "Untagged:" / "Deleted:"
+        lines and the bytes of the layers deleted."""
         return await asyncio.to_thread(
-            space.freeing, self._paths.root, lambda: self._prune(all_unused)
+            space.freeing, self._paths.root, lambda: self._prune(all_unused, only)
         )
 
-    def _prune(self, all_unused: bool) -> tuple[list[str], int]:
+    def _prune(self, all_unused: bool, only: Collection[str] | None) -> tuple[list[str], int]:
         sizes = {row["id"]: row["size"] for row in self._db.query("SELECT id, size FROM layers")}
         lines: list[str] = []
         reclaimed = 0
         for summary in self._list(None if all_unused else True, ()):
+            if only is not None and summary.id not in only:
+                continue
             with self._db.write() as tx:  # checked again under the lock
                 tagged = tx.execute(
                     "SELECT 1 FROM tags WHERE image_id = ?", (summary.id,)

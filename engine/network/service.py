@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -165,11 +165,12 @@ class NetworkService:
         self._store.delete(network.id)
         self._sync_firewall()
 
-    async def prune(self) -> list[Network]:
-        """Remove every network but the default with no container attached."""
+    async def prune(self, only: Collection[str] | None = None) -> list[Network]:
+        """Remove every network but the default with no container attached; of the ids in
+        ``only`` alone if given (what a prune's --filter let through)."""
         removed = []
         for network in await self.list():
-            if network.name == DEFAULT_NETWORK:
+            if network.name == DEFAULT_NETWORK or (only is not None and network.id not in only):
                 continue
             try:
                 await asyncio.to_thread(self._remove, network)
