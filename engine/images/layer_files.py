@@ -96,6 +96,16 @@ def merged_files(diffs: Sequence[Path]) -> list[MergedEntry]:
     return entries
 
 
+def directory_files(directory: Path) -> list[MergedEntry]:
+    """Every path under a plain directory (a volume's), as layer 0: nothing in it is a
+    whiteout, so a 0/0 character device is listed as the device it is."""
+    root = _Node("dir", 0, 0)
+    _apply(root, str(directory), 0, overlay=False)
+    entries: list[MergedEntry] = []
+    _flatten(root, "", entries)
+    return entries
+
+
 def _merge(diffs: Sequence[Path]) -> _Node:
     root = _Node("dir", 0, 0)
     for index, diff in enumerate(diffs):
@@ -103,10 +113,11 @@ def _merge(diffs: Sequence[Path]) -> _Node:
     return root
 
 
-def _apply(node: _Node, directory: str, layer: int) -> None:
-    """Lay the directory ``directory`` of layer ``layer`` over ``node``."""
+def _apply(node: _Node, directory: str, layer: int, *, overlay: bool = True) -> None:
+    """Lay the directory ``directory`` of layer ``layer`` over ``node``; ``overlay``:
+    read it as overlayfs does (whiteouts delete)."""
     for entry in _entries(directory):
-        if entry.whiteout:
+        if entry.whiteout and overlay:
             node.children.pop(entry.name, None)
             continue
         below = node.children.get(entry.name)
@@ -116,7 +127,7 @@ def _apply(node: _Node, directory: str, layer: int) -> None:
         if below is None or below.kind != "dir" or entry.opaque:
             below = node.children[entry.name] = _Node("dir", 0, layer)
         below.layer = layer
-        _apply(below, entry.path, layer)
+        _apply(below, entry.path, layer, overlay=overlay)
 
 
 def _collect_changes(

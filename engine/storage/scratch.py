@@ -51,7 +51,7 @@ def remove(path: Path) -> None:
     if not os.path.lexists(path):  # a staged layer moved in, say: no mounts to look for
         return
     try:
-        _unmount_below(path)
+        unmount_below(path)
     except OSError:
         return
     if path.is_dir() and not path.is_symlink():
@@ -74,10 +74,10 @@ def _abandoned(entry: os.DirEntry, alive: dict[tuple[int, int], bool]) -> bool:
     return not alive[owner]
 
 
-def _unmount_below(path: Path) -> None:
+def unmount_below(path: Path) -> None:
     """Detach every mount at or below ``path``, deepest first."""
     prefix = f"{path}/"
-    points = [point for point in _mount_points() if point == str(path) or point.startswith(prefix)]
+    points = [point for point in mount_points() if point == str(path) or point.startswith(prefix)]
     if not points:
         return
     from engine.linux import syscalls  # ctypes: loaded only in this rare case
@@ -86,7 +86,8 @@ def _unmount_below(path: Path) -> None:
         syscalls.umount2(point, syscalls.MNT_DETACH)
 
 
-def _mount_points() -> list[str]:
+def mount_points() -> list[str]:
+    """Every mount point of this process's mount namespace."""
     with open("/proc/self/mountinfo", "rb") as mountinfo:
         lines = mountinfo.read().splitlines()
     # Field 5 is the mount point, with space, tab, newline and backslash as octal escapes.
