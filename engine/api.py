@@ -47,6 +47,8 @@ from engine.stats.reading import ContainerStats
 from engine.storage import space
 from engine.timestamps import parse as parse_timestamp
 from engine.units import INT64_MAX, parse_size
+from engine.volumes.model import Volume, VolumeUsage
+from engine.volumes.service import VolumeService
 
 __all__ = [  # noqa: RUF022 (grouped by what they are, not sorted)
     # the engine and its root
@@ -62,6 +64,8 @@ __all__ = [  # noqa: RUF022 (grouped by what they are, not sorted)
     # networks
     "Network", "PortMapping", "parse_port_spec",
     "DEFAULT_NETWORK", "HOST_NETWORK", "NO_NETWORK", "CONTAINER_PREFIX",
+    # volumes
+    "Volume", "VolumeUsage",
     # stats
     "ContainerStats",
     # attach sessions on the caller's terminal
@@ -82,6 +86,7 @@ class Engine:
         self.images = ImageService(paths, self.db)
         self.images.collect_leftovers()
         self.networks = NetworkService(paths, self.db)
+        self.volumes = VolumeService(paths, self.db)
         self.containers = ContainerService(paths, self.db, self.images, self.networks)
         self.containers.collect_leftovers()
         space.keep_reserve(paths.root)
