@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from engine.containers.logs import parse_time_filter
 from engine.errors import InvalidArgumentError
 from engine.timestamps import parse as parse_timestamp
+from engine.volumes.filters import has_label
 
 _KEYS = "until=TIMESTAMP|DURATION, label=KEY[=VALUE], label!=KEY[=VALUE]"
 
@@ -36,16 +37,22 @@ class PruneFilter:
             if key == "until" and value:
                 if until is not None:
                     raise InvalidArgumentError("more than one until filter given: give one")
-                if volumes:
-                    raise InvalidArgumentError(
-                        'the "until" filter is not supported with --volumes: leave out either'
-                    )
                 until = parse_time_filter(value, now)
             elif key in labels and equals and value:
                 labels[key].append(value)
             else:
                 raise InvalidArgumentError(f'invalid filter "{given}" (prune takes {_KEYS})')
-        return cls(tuple(filters), until, tuple(labels["label"]), tuple(labels["label!"]))
+        parsed = cls(tuple(filters), until, tuple(labels["label"]), tuple(labels["label!"]))
+        if volumes:
+            parsed.check_volumes()
+        return parsed
+
+    def check_volumes(self) -> None:
+        """Refuse ``until`` for a prune of volumes too, as Docker does."""
+        if self.until is not None:
+            raise InvalidArgumentError(
+                'the "until" filter is not supported with --volumes: leave out either'
+            )
 
     @property
     def has_labels(self) -> bool:
@@ -55,11 +62,6 @@ class PruneFilter:
         """Whether an object created at ``created`` (RFC 3339) with ``labels`` may go."""
         if self.until is not None and parse_timestamp(created) >= self.until:
             return False
-        if not all(_has(labels, term) for term in self.labels):
+        if not all(has_label(labels, term) for term in self.labels):
             return False
-        return not (self.not_labels and all(_has(labels, term) for term in self.not_labels))
-
-
-def _has(labels: Mapping[str, str], term: str) -> bool:
-    key, equals, value = term.partition("=")
-    return key in labels and (not equals or labels[key] == value)
+        return not (self.not_labels and all(has_label(labels, term) for term in self.not_labels))

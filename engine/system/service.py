@@ -31,10 +31,10 @@ from engine.system.usage import (
     VolumeSpace,
     container_category,
     image_usage,
-    tree_size,
     volume_category,
 )
 from engine.volumes.model import VolumeUsage
+from engine.volumes.service import tree_size
 
 # berth builds no images yet, so it keeps no build cache: the row Docker prints is all
 # zeros until `berth build` (issue 16) brings one, and reports it here.
@@ -47,7 +47,9 @@ class Volumes(Protocol):
 
     async def usage(self) -> dict[str, VolumeUsage]: ...
 
-    async def prune(self, *, all: bool = False) -> tuple[list[str], int]: ...
+    async def prune(
+        self, *, all: bool = False, filters: Sequence[str] = ()
+    ) -> tuple[list[str], int]: ...
 
 
 @dataclass(frozen=True)
@@ -144,9 +146,13 @@ class SystemService:
         """Docker's system prune: stopped containers, networks no container uses, with
         ``volumes`` anonymous volumes no container uses, then dangling images (with
         ``all_images`` every image no container uses); ``filters`` restrict each."""
+        if volumes:
+            filters.check_volumes()
         containers = await self.prune_containers(filters)
         networks = await self._networks.prune(only=await self._matching_networks(filters))
-        volume_names, volume_bytes = await self._prune_volumes(filters) if volumes else ([], 0)
+        volume_names, volume_bytes = (
+            await self._volumes.prune(filters=filters.given) if volumes else ([], 0)
+        )
         only = await self._matching_images(filters)
         image_lines, image_bytes = await self._images.prune(all_unused=all_images, only=only)
         return SystemPruned(
@@ -175,6 +181,3 @@ class SystemService:
             if filters.matches(summary.created, labels):
                 matching.add(summary.id)
         return matching
-
-    async def _prune_volumes(self, filters: PruneFilter) -> tuple[list[str], int]:
-        return await self._volumes.prune()

@@ -1,19 +1,17 @@
 """Disk usage as ``docker system df`` counts it: the arithmetic over what the services list.
 
 Every number is bytes as Docker's daemon counts them: a layer's regular files (the
-layers table), a container's writable layer (its upper directory, see ``tree_size``),
-a volume's files. An image's layers shared with another image are counted once in the
-totals; what an image has alone is its unique size.
+layers table), a container's writable layer (its upper directory) and a volume's files
+as Docker sizes a directory (engine.volumes.service.tree_size). An image's layers shared
+with another image are counted once in the totals; what an image has alone is its unique
+size.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from engine.containers.model import Container
 from engine.images.model import ImageSummary
@@ -62,32 +60,6 @@ class DiskUsage:
     containers: list[ContainerUsage]
     volumes: list[VolumeSpace]
     categories: list[Category]  # Images, Containers, Local Volumes, Build Cache
-
-
-def tree_size(path: Path) -> int:
-    """Bytes under ``path`` as Docker sizes a writable layer: the size of every entry but
-    directories (a symlink's is its target's length), a file with several links once.
-    Symlinks are not followed; an entry removed meanwhile counts as gone; 0 if ``path``
-    is missing."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    pending = [path]
-    while pending:
-        try:
-            scan = os.scandir(pending.pop())
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        with scan:
-            for entry in scan:
-                with contextlib.suppress(FileNotFoundError):
-                    if entry.is_dir(follow_symlinks=False):
-                        pending.append(Path(entry.path))
-                        continue
-                    info = entry.stat(follow_symlinks=False)
-                    if info.st_size and (info.st_dev, info.st_ino) not in seen:
-                        seen.add((info.st_dev, info.st_ino))
-                        total += info.st_size
-    return total
 
 
 def image_usage(
