@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from typing import Any
 
 from cli.arguments import boolean
 from cli.engine_access import open_engine, report_each
 from cli.output import render
+from cli.prune_output import confirmed, image_lines, report
 from engine.api import ImageSummary, humanize
 from engine.api import parse_timestamp as parse
 from engine.errors import InvalidArgumentError
@@ -227,24 +227,12 @@ _PRUNE_WARNINGS = {
 
 
 async def _prune(args: argparse.Namespace) -> int:
-    if not args.force and not _confirmed(_PRUNE_WARNINGS[args.all]):
+    if not args.force and not confirmed(_PRUNE_WARNINGS[args.all]):
         return 0
     engine = open_engine(args)
     lines, reclaimed = await engine.images.prune(all_unused=args.all)
-    if lines:
-        # Docker's words: "untagged: NAME", "deleted: sha256:..."
-        print("Deleted Images:", *(line[0].lower() + line[1:] for line in lines), "", sep="\n")
-    print(f"Total reclaimed space: {humanize.size(reclaimed)}")
+    report([("Images", image_lines(lines))], reclaimed)
     return 0
-
-
-def _confirmed(warning: str) -> bool:
-    """Docker's question before a prune; no answer (end of input) is no."""
-    print(f"{warning}\nAre you sure you want to continue? [y/N] ", end="", flush=True)
-    answer = sys.stdin.readline()
-    if not answer.endswith("\n"):
-        print()
-    return answer.strip().lower() in ("y", "yes")
 
 
 async def _starter(args: argparse.Namespace) -> int:

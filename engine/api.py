@@ -45,6 +45,14 @@ from engine.state import Database
 from engine.stats import StatsService
 from engine.stats.reading import ContainerStats
 from engine.storage import space
+from engine.system import (
+    ContainerUsage,
+    DiskUsage,
+    ImageUsage,
+    PruneFilter,
+    SystemService,
+    VolumeSpace,
+)
 from engine.timestamps import parse as parse_timestamp
 from engine.units import INT64_MAX, parse_size
 from engine.volumes.model import Volume, VolumeUsage
@@ -66,6 +74,8 @@ __all__ = [  # noqa: RUF022 (grouped by what they are, not sorted)
     "DEFAULT_NETWORK", "HOST_NETWORK", "NO_NETWORK", "CONTAINER_PREFIX",
     # volumes
     "Volume", "VolumeUsage",
+    # disk usage and prune
+    "DiskUsage", "ImageUsage", "ContainerUsage", "VolumeSpace", "PruneFilter",
     # stats
     "ContainerStats",
     # attach sessions on the caller's terminal
@@ -91,6 +101,9 @@ class Engine:
         self.containers.collect_leftovers()
         space.keep_reserve(paths.root)
         self.stats = StatsService(self.containers, paths.runroot)
+        self.system = SystemService(
+            paths, self.db, self.images, self.containers, self.networks, self.volumes
+        )
 
     @classmethod
     def open(cls, root: str | None = None, runroot: str | None = None) -> Engine:
