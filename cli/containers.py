@@ -104,7 +104,10 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     rm = commands.add_parser("rm", help="remove containers")
     rm.add_argument("-f", "--force", action="store_true", help="kill a running container first")
-    rm.add_argument("-v", "--volumes", action=_NoVolumes, help="refused: berth has no volumes yet")
+    rm.add_argument(
+        "-v", "--volumes", action="store_true",
+        help="remove its anonymous volumes too (named volumes stay)",
+    )  # fmt: skip
     rm.add_argument("containers", nargs="+", metavar="CONTAINER")
     rm.set_defaults(handler=_rm, error_exit=1)
 
@@ -129,21 +132,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     kill.set_defaults(handler=_kill, error_exit=1)
 
 
-class _NoVolumes(argparse.Action):
-    """``rm -v``, Docker's "and its anonymous volumes": refused, as berth has no volumes yet.
-
-    Refused rather than accepted and ignored: whoever types it learns there are none to
-    remove, before anything is removed; with volumes, the flag gets its meaning.
-    """
-
-    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
-        super().__init__(option_strings, dest, nargs=0, **kwargs)
-
-    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
-        parser.exit(125, "berth: rm -v: volumes are not supported yet "
-                         "(berth rm without -v removes the container)\n")  # fmt: skip
-
-
 def _add_create_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", help="the container's name (default: generated)")
     parser.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE")
@@ -164,6 +152,21 @@ def _add_create_flags(parser: argparse.ArgumentParser) -> None:
         "--runtime", metavar="NAME",
         help="OCI runtime: berth (its own), or a runc-compatible binary's name or path "
         "(default: $BERTH_RUNTIME, else berth)",
+    )  # fmt: skip
+    parser.add_argument(
+        "-v", "--volume", dest="volumes", action="append", default=[],
+        metavar="[SOURCE:]TARGET[:MODE]",
+        help="bind a host path (absolute SOURCE), mount a named volume, or an anonymous one; "
+        "MODE: ro, rw, nocopy, z, Z, [r]private, [r]shared, [r]slave",
+    )  # fmt: skip
+    parser.add_argument(
+        "--mount", dest="mounts", action="append", default=[], metavar="type=…,source=…,target=…",
+        help="bind, volume or tmpfs mount: readonly, bind-propagation=, volume-nocopy, "
+        "volume-opt=, tmpfs-size=, tmpfs-mode=",
+    )  # fmt: skip
+    parser.add_argument(
+        "--volumes-from", action="append", default=[], metavar="CONTAINER[:ro|rw]",
+        help="mount the volumes and binds of another container",
     )  # fmt: skip
     limits.add_flags(parser)
     security.add_flags(parser)
@@ -210,6 +213,9 @@ def _create_options(args: argparse.Namespace) -> CreateOptions:
         stop_signal=args.stop_signal,
         stop_timeout=_int64(args.stop_timeout, "--stop-timeout"),
         runtime=args.runtime,
+        volumes=args.volumes,
+        mounts=args.mounts,
+        volumes_from=args.volumes_from,
         **limits.given(args),
         **security.given(args),
         **network.run_options(args),
@@ -419,7 +425,8 @@ def _ps_fields(container: Container, no_trunc: bool, ports: list[PortMapping]) -
 async def _rm(args: argparse.Namespace) -> int:
     engine = open_engine(args)
     return await report_each(
-        args.containers, lambda ref: engine.containers.remove(ref, force=args.force)
+        args.containers,
+        lambda ref: engine.containers.remove(ref, force=args.force, volumes=args.volumes),
     )
 
 

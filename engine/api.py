@@ -97,7 +97,7 @@ class Engine:
         self.images.collect_leftovers()
         self.networks = NetworkService(paths, self.db)
         self.volumes = VolumeService(paths, self.db)
-        self.containers = ContainerService(paths, self.db, self.images, self.networks)
+        self.containers = ContainerService(paths, self.db, self.images, self.networks, self.volumes)
         self.containers.collect_leftovers()
         space.keep_reserve(paths.root)
         self.stats = StatsService(self.containers, paths.runroot)

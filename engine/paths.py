@@ -72,6 +72,10 @@ class EnginePaths:
         """``volumes/<name>``: the volume's own directory; its files are in ``_data``."""
         return self.volumes / name
 
+    def volume_data(self, name: str) -> Path:
+        """``volumes/<name>/_data``: what a container mounts of the volume."""
+        return self.volume_dir(name) / "_data"
+
     def layer_dir(self, layer_id: str) -> Path:
         """Directory of a layer, given its ``sha256:<hex>`` id."""
         return self.layers / layer_id.removeprefix("sha256:")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine import cgroups
+from engine import ocispec as oci
 from engine.containers.environment import container_env
 from engine.containers.limits import oci_resources
 from engine.containers.model import Container
@@ -28,21 +29,24 @@ def container_dirs(bundle: Path) -> tuple[Path, Path, Path]:
 
 def prepare(
     bundle: Path, container: Container, image: Image, lowers: list[Path], short_links: list[str],
-    links_dir: Path, network: ContainerNetwork,
+    links_dir: Path, network: ContainerNetwork, mounts: list[oci.Mount],
 ) -> None:  # fmt: skip
-    """Mount the rootfs (if not yet) and write config.json; unmount again on failure."""
+    """Mount the rootfs (if not yet) and write config.json; unmount again on failure.
+
+    ``mounts``: the container's binds, volumes and tmpfs mounts, parents first.
+    """
     upper, work, merged = container_dirs(bundle)
     if not merged.is_mount():
         overlay.mount_overlay(lowers, short_links, links_dir, upper, work, merged)
     try:
-        _write_config(bundle, container, image, merged, network)
+        _write_config(bundle, container, image, merged, network, mounts)
     except BaseException:
         overlay.unmount(merged)
         raise
 
 
 def _write_config(bundle: Path, container: Container, image: Image, rootfs: Path,
-                  network: ContainerNetwork) -> None:  # fmt: skip
+                  network: ContainerNetwork, mounts: list[oci.Mount]) -> None:  # fmt: skip
     image_config = image.config.get("config", {})
     options = container.options
     user = resolve_user(rootfs, options.user or image_config.get("User") or None)
@@ -63,12 +67,21 @@ def _write_config(bundle: Path, container: Container, image: Image, rootfs: Path
         process,
         rootfs=ROOTFS,
         cgroups_path=cgroups.container_path(container.id),
-        extra_mounts=etc_mounts(_write_etc_files(bundle, hostname, network)),
+        extra_mounts=_etc_mounts(bundle, hostname, network, mounts) + mounts,
         network=network.namespace,
         resources=oci_resources(options),
     )
     secure(config, options, user.uid)
     write_atomically(bundle / "config.json", config.to_json())
+
+
+def _etc_mounts(
+    bundle: Path, hostname: str, network: ContainerNetwork, mounts: list[oci.Mount]
+) -> list[oci.Mount]:
+    """The engine's /etc files, but for those the user mounted something of their own over."""
+    taken = {mount.destination for mount in mounts}
+    files = _write_etc_files(bundle, hostname, network)
+    return etc_mounts({path: source for path, source in files.items() if path not in taken})
 
 
 def _write_etc_files(bundle: Path, hostname: str, network: ContainerNetwork) -> dict[str, str]:

@@ -48,6 +48,10 @@ class CreateOptions:
     tmpfs: list[str] = field(default_factory=list)  # PATH[:OPTIONS]
     ulimits: list[str] = field(default_factory=list)  # NAME=SOFT[:HARD]
     devices: list[str] = field(default_factory=list)  # HOST[:CONTAINER][:PERMISSIONS]
+    # Mounts, as typed; create resolves them into container_mounts (engine/containers/mounts.py).
+    volumes: list[str] = field(default_factory=list)  # -v [SOURCE:]TARGET[:MODE]
+    mounts: list[str] = field(default_factory=list)  # --mount type=…,source=…,target=…
+    volumes_from: list[str] = field(default_factory=list)  # CONTAINER[:ro|rw]
     # Networking; see engine/network/.
     network: str = "bridge"  # bridge | none | host | container:<ref> | <network name>
     connected: list[str] = field(default_factory=list)  # more networks (network connect)

@@ -19,7 +19,7 @@ from pathlib import Path
 from engine import cgroups, runtimes
 from engine.attach.client import AttachClient
 from engine.containers import bundle as bundles
-from engine.containers import limits, security
+from engine.containers import limits, mounts, security
 from engine.containers.command import container_args
 from engine.containers.environment import merge_env
 from engine.containers.inspect import container_inspect, network_settings
@@ -54,10 +54,15 @@ from engine.network.model import ContainerNetwork
 from engine.network.service import NetworkService
 from engine.paths import EnginePaths
 from engine.process_identity import identity, identity_running, is_running
+from engine.runtime.rootpath import resolve as resolve_in_root
 from engine.signals import parse_signal
 from engine.state import Database
 from engine.storage import overlay, scratch, space
 from engine.timestamps import now
+from engine.volumes import copyup
+from engine.volumes.model import MountPoint
+from engine.volumes.mountspec import MountRequest
+from engine.volumes.service import VolumeService
 
 _NAME_ATTEMPTS = 20
 _POLL_SECONDS = 0.02
@@ -75,11 +80,13 @@ Warn = Callable[[str], None]
 
 class ContainerService:
     def __init__(
-        self, paths: EnginePaths, db: Database, images: ImageService, networks: NetworkService
-    ) -> None:
+        self, paths: EnginePaths, db: Database, images: ImageService, networks: NetworkService,
+        volumes: VolumeService,
+    ) -> None:  # fmt: skip
         self._paths = paths
         self._images = images
         self._networks = networks
+        self._volumes = volumes
         self._store = ContainerStore(db)
 
     def collect_leftovers(self) -> None:
@@ -130,7 +137,15 @@ class ContainerService:
             await self._networks.endpoints(container.id),
             await self._networks.ports(container.id),
         )
+        kept = await asyncio.to_thread(self._store.mounts, container.id)
+        details["Mounts"] = mounts.inspect_mounts(kept, self._paths.volume_data)
+        details["HostConfig"].update(mounts.host_config_mounts(container.options, kept))
         return details
+
+    async def mounts(self, ref: str) -> list[MountPoint]:
+        """The container's binds, volumes and tmpfs mounts, in mount order."""
+        container = await self.get(ref)
+        return await asyncio.to_thread(self._store.mounts, container.id)
 
     # -- create ------------------------------------------------------------------
 
@@ -172,16 +187,48 @@ class ContainerService:
             image_config.get("Entrypoint"), image_config.get("Cmd"),
             options.entrypoint, options.command,
         )  # fmt: skip
+        requests = mounts.plan(options, image.config, self._mounts_of)
         container_id = secrets.token_hex(32)
         name = validate_name(options.name) if options.name else self._free_name()
-        self._store.insert(container_id, name, image.id, options, args, now(), run_by, runtime)
+        kept, made = self._volumes_for(requests)
+        try:
+            self._store.insert(container_id, name, image.id, options, args, now(), run_by,
+                               runtime, kept)  # fmt: skip
+        except BaseException:
+            self._volumes.discard(made)
+            raise
         try:
             for directory in bundles.container_dirs(self._paths.container_dir(container_id)):
                 directory.mkdir(parents=True)
         except BaseException:
             self._discard(container_id)
+            self._volumes.discard(made)
             raise
         return self._store.get(container_id)
+
+    def _mounts_of(self, ref: str) -> list[MountPoint]:
+        """The mounts of container ``ref`` (for --volumes-from)."""
+        return self._store.mounts(self._store.resolve(ref).id)
+
+    def _volumes_for(self, requests: list[MountRequest]) -> tuple[list[MountPoint], list[str]]:
+        """The mounts to keep, each volume made if missing; and the volumes made now."""
+        kept, made = [], []
+        try:
+            for request in requests:
+                mount = request.mount
+                if mount.type == "volume":
+                    volume, new = self._volumes.ensure(
+                        mount.source or None, anonymous=not mount.source,
+                        labels=request.volume_labels, options=request.volume_options,
+                    )  # fmt: skip
+                    if new:
+                        made.append(volume.name)
+                    mount = replace(mount, source=volume.name)
+                kept.append(mount)
+        except BaseException:
+            self._volumes.discard(made)
+            raise
+        return kept, made
 
     def _free_name(self) -> str:
         for _ in range(_NAME_ATTEMPTS):
@@ -365,7 +412,23 @@ class ContainerService:
     ) -> None:
         lowers = self._lowers(image)
         links = self._images.short_links(image)
-        bundles.prepare(bundle, container, image, lowers, links, self._paths.links, network)
+        kept = self._store.mounts(container.id)
+        _make_bind_sources(kept)
+        extra = mounts.oci_mounts(kept, self._volumes.data_path)
+        bundles.prepare(bundle, container, image, lowers, links, self._paths.links, network, extra)
+        self._copy_up(kept, bundles.container_dirs(bundle)[2])
+
+    def _copy_up(self, kept: list[MountPoint], rootfs: Path) -> None:
+        """Fill each new, empty volume from the image's files at its path (Docker's copy-up)."""
+        for mount in kept:
+            if mount.type != "volume":
+                continue
+            volume = self._volumes.find(mount.source)
+            if volume is None or volume.populated:
+                continue
+            if mount.copy_up:
+                copyup.copy_up(resolve_in_root(rootfs, mount.destination), volume.mountpoint)
+            self._volumes.mark_populated(volume.name)
 
     def _peer_network(self, ref: str) -> tuple[str, Path]:
         """The network namespace and bundle of running container ``ref`` (container:<ref>)."""
@@ -620,18 +683,21 @@ class ContainerService:
         with contextlib.suppress(NotFoundError, ConflictError):
             self._runtime(container).kill(container.id, signal.SIGKILL, all=True)
 
-    async def remove(self, ref: str, *, force: bool = False) -> Container:
-        """Remove a container and everything it holds; a running one only with ``force``."""
+    async def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> Container:
+        """Remove a container and everything it holds; a running one only with ``force``.
+
+        ``volumes`` (rm -v): its anonymous volumes too, those no other container mounts.
+        """
         container = await self.get(ref)
         if container.running and not force:
             raise ConflictError(
                 f"cannot remove container {container.name}: it is running; "
                 "stop it first or use rm -f"
             )
-        await asyncio.to_thread(self._remove, container)
+        await asyncio.to_thread(self._remove, container, volumes)
         return container
 
-    def _remove(self, container: Container) -> None:
+    def _remove(self, container: Container, volumes: bool) -> None:
         run_dir = self._paths.container_run_dir(container.id)
         if status.monitor_alive(run_dir):
             # No restart policy may bring it back while it goes.
@@ -646,14 +712,14 @@ class ContainerService:
                 raise ConflictError(f"container {container.name} was started again meanwhile")
             try:
                 self._release(container)
-                self._discard(container.id)
+                self._discard(container.id, volumes=volumes)
             except NoSpaceError:
                 # Deleting rows needs room in the database's WAL: make it with the
                 # reserve and the container's own files (unmounted by now), then again.
                 space.release_reserve(self._paths.root)
                 self._remove_files(container.id)
                 self._release(container)
-                self._discard(container.id)
+                self._discard(container.id, volumes=volumes)
 
     def _wait_for_monitor(self, run_dir: Path) -> None:
         """Let the monitor finish; one that outlives the grace period is killed."""
@@ -673,11 +739,16 @@ class ContainerService:
         overlay.unmount(bundles.container_dirs(self._paths.container_dir(container_id))[2])
         self._networks.release(container_id)
 
-    def _discard(self, container_id: str) -> None:
-        """Delete the row, then the container's directories (upper dir and log included)."""
+    def _discard(self, container_id: str, *, volumes: bool = False) -> None:
+        """Delete the row, then the container's directories (upper dir and log included);
+        with ``volumes``, then its anonymous volumes that no other container mounts."""
+        mounted = [mount.source for mount in self._store.mounts(container_id)
+                   if mount.type == "volume"] if volumes else []  # fmt: skip
         self._store.delete(container_id)
         self._remove_files(container_id)
         forget(self._paths.runroot, container_id)
+        if mounted:
+            self._volumes.remove_anonymous(mounted)
 
     def _remove_files(self, container_id: str) -> None:
         shutil.rmtree(self._paths.container_dir(container_id), ignore_errors=True)
@@ -735,8 +806,8 @@ class ContainerService:
                 self._kill_now(container)  # its monitor died under it
                 record = _lost(container, record)
             self._release(container)
-            if container.options.auto_remove:
-                self._discard(container_id)
+            if container.options.auto_remove:  # with its anonymous volumes, as Docker's --rm
+                self._discard(container_id, volumes=True)
                 return None
             self._store.update(
                 container_id, **{**_fields(record), "monitor_pid": None, "monitor_start": None}
@@ -785,6 +856,13 @@ class ContainerService:
             return self._runtime(container).state(container.id)["pid"]
         except NotFoundError:
             return 0
+
+
+def _make_bind_sources(kept: list[MountPoint]) -> None:
+    """Docker's -v makes a missing host directory; --mount refuses one (at create)."""
+    for mount in kept:
+        if mount.type == "bind" and mount.from_flag == "-v":
+            Path(mount.source).mkdir(mode=0o755, parents=True, exist_ok=True)
 
 
 def _mount_points(bundle: Path) -> list[str]:

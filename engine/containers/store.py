@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 from engine.containers.model import Container, CreateOptions, stored_options
 from engine.errors import AmbiguousError, ConflictError, NotFoundError
 from engine.state import Database
+from engine.volumes.model import MountPoint
 
 
 class ContainerStore:
@@ -16,7 +18,9 @@ class ContainerStore:
     def insert(
         self, container_id: str, name: str, image_id: str, options: CreateOptions,
         args: list[str], created: str, run_by: str | None = None, runtime: str = "berth",
+        mounts: Sequence[MountPoint] = (),
     ) -> None:  # fmt: skip
+        """The container's row and its mounts, in one transaction."""
         try:
             with self._db.write() as tx:
                 tx.execute(
@@ -24,6 +28,13 @@ class ContainerStore:
                     " state, run_by, runtime) VALUES (?, ?, ?, ?, ?, ?, 'created', ?, ?)",
                     (container_id, name, image_id, options.image, created,
                      stored_options(options, args), run_by, runtime),
+                )  # fmt: skip
+                tx.executemany(
+                    "INSERT INTO container_mounts (container_id, position, spec, volume)"
+                    " VALUES (?, ?, ?, ?)",
+                    [(container_id, position, mount.to_json(),
+                      mount.source if mount.type == "volume" else None)
+                     for position, mount in enumerate(mounts)],
                 )  # fmt: skip
         except sqlite3.IntegrityError:
             owner = self._db.query("SELECT id FROM containers WHERE name = ?", (name,))
@@ -33,6 +44,14 @@ class ContainerStore:
                 f'the name "{name}" is already in use by container {owner[0]["id"][:12]}: '
                 "remove it (berth rm) or choose another name"
             ) from None
+
+    def mounts(self, container_id: str) -> list[MountPoint]:
+        """The container's mounts, in mount order."""
+        rows = self._db.query(
+            "SELECT spec FROM container_mounts WHERE container_id = ? ORDER BY position",
+            (container_id,),
+        )
+        return [MountPoint.from_json(row["spec"]) for row in rows]
 
     def ids(self) -> set[str]:
         return {row["id"] for row in self._db.query("SELECT id FROM containers")}

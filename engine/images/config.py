@@ -145,6 +145,19 @@ def _set_workdir(config: dict[str, Any], argument: str) -> None:
     config["WorkingDir"] = argument
 
 
+def _set_volume(config: dict[str, Any], argument: str) -> None:
+    """VOLUME /data /logs, or the JSON form; each path becomes an anonymous volume at run."""
+    paths = _command_form(argument) if argument.startswith("[") else argument.split()
+    if paths[:2] == ["/bin/sh", "-c"]:  # not a JSON array after all
+        raise InvalidArgumentError(f"--change VOLUME {argument}: give paths or a JSON array")
+    volumes = dict(config.get("Volumes") or {})
+    for path in paths:
+        if not path.startswith("/"):
+            raise InvalidArgumentError(f'--change VOLUME: "{path}" must be an absolute path')
+        volumes[path] = {}
+    config["Volumes"] = volumes
+
+
 def _set_stopsignal(config: dict[str, Any], argument: str) -> None:
     parse_signal(argument)  # only to refuse a name no container could be stopped with
     config["StopSignal"] = argument
@@ -168,5 +181,5 @@ def _set_expose(config: dict[str, Any], argument: str) -> None:
 _APPLY = {
     "CMD": _set_cmd, "ENTRYPOINT": _set_entrypoint, "ENV": _set_env, "EXPOSE": _set_expose,
     "LABEL": _set_label, "STOPSIGNAL": _set_stopsignal, "USER": _set_user,
-    "WORKDIR": _set_workdir,
+    "VOLUME": _set_volume, "WORKDIR": _set_workdir,
 }  # fmt: skip
