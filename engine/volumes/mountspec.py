@@ -304,8 +304,3 @@ def check_targets(mounts: Sequence[MountPoint], tmpfs_targets: Iterable[str]) ->
                 f"duplicate mount point: {target} (two mounts on one container path)"
             )
         seen.add(target)
-
-
-def in_mount_order(mounts: Iterable[MountPoint]) -> list[MountPoint]:
-    """Parents before what is mounted inside them, as Docker sorts them."""
-    return sorted(mounts, key=lambda mount: mount.destination.count("/"))
