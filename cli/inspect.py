@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Awaitable, Callable
 
 from cli.engine_access import open_engine
 from cli.output import check, render_object
+from engine.api import Engine
 from engine.errors import BerthError, InvalidArgumentError, NotFoundError
 
 _BAD_TEMPLATE = 64  # docker inspect's status for a template it cannot parse
@@ -25,6 +27,14 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 async def _inspect(args: argparse.Namespace) -> int:
+    return await show_each(args, args.objects, lambda engine, ref: _one(engine, ref, args.type))
+
+
+async def show_each(
+    args: argparse.Namespace, refs: list[str], lookup: Callable[[Engine, str], Awaitable[dict]]
+) -> int:
+    """Print ``lookup``'s object for each ref as Docker's inspect commands do, through
+    ``args.format``; exit status 1 if any ref failed, 64 for a template berth cannot run."""
     template = args.format
     if template not in ("", "json"):
         try:
@@ -34,11 +44,11 @@ async def _inspect(args: argparse.Namespace) -> int:
             return _BAD_TEMPLATE
     engine = open_engine(args)
     shown, status = [], 0
-    for ref in args.objects:
+    for ref in refs:
         # Like Docker, an object that can't be found or rendered is one line on stderr;
         # the others are still shown.
         try:
-            details = await _one(engine, ref, args.type)
+            details = await lookup(engine, ref)
             shown.append(details if template in ("", "json") else render_object(template, details))
         except BerthError as error:
             print(f"berth: {error}", file=sys.stderr)
@@ -57,7 +67,7 @@ def _joined(shown: list, template: str) -> str:
     return "\n".join(shown)
 
 
-async def _one(engine, ref: str, kind: str | None) -> dict:
+async def _one(engine: Engine, ref: str, kind: str | None) -> dict:
     if kind != "image":
         try:
             return await engine.containers.inspect(ref)

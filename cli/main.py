@@ -30,6 +30,7 @@ from cli import (
     stats,
     system,
     update,
+    volumes,
 )
 from engine.api import engine_root
 from engine.errors import BerthError, ContainerStartError
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats.register(commands)
     system.register(commands)
     update.register(commands)
+    volumes.register(commands)
     tui = commands.add_parser("tui", help="open the terminal UI")
     tui.set_defaults(handler=None)
     return parser

@@ -56,13 +56,14 @@ class VolumeService:
     async def create(self, name: str | None = None, *, driver: str = DRIVER,
                      labels: Mapping[str, str] = {},
                      options: Mapping[str, str] = {}) -> Volume:  # fmt: skip
-        """A new volume (a random 64-hex name unless ``name``), or the existing ``name``
-        as Docker returns it, unless other ``options`` were asked for it."""
+        """A new volume, or the existing ``name`` as Docker returns it, unless other
+        ``options`` were asked for it. Without ``name``, an anonymous one (Docker 23+'s:
+        a random 64-hex name and the anonymous label, so ``prune`` takes it)."""
         _check(name, driver, options)
         return await asyncio.to_thread(self._create, name, dict(labels), dict(options))
 
     def _create(self, name: str | None, labels: dict[str, str], options: dict[str, str]) -> Volume:
-        volume, made = self._ensure(name or secrets.token_hex(32), labels, options, False)
+        volume, made = self.ensure(name, labels=labels, options=options)
         if not made and options and options != volume.options:
             raise ConflictError(
                 f'volume "{volume.name}" already exists with options '
@@ -153,9 +154,10 @@ class VolumeService:
                labels: Mapping[str, str] = {},
                options: Mapping[str, str] = {}) -> tuple[Volume, bool]:  # fmt: skip
         """The volume ``name``, made now if missing (then with ``labels`` and ``options``),
-        or a new anonymous one; and whether it was made now."""
+        or, without ``name``, a new anonymous one; and whether it was made now."""
         _check(name, DRIVER, options)
         labels = dict(labels)
+        anonymous = anonymous or name is None
         if anonymous:
             labels[ANONYMOUS_LABEL] = ""
         return self._ensure(name or secrets.token_hex(32), labels, dict(options), anonymous)
