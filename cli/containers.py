@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -213,13 +214,22 @@ def _create_options(args: argparse.Namespace) -> CreateOptions:
         stop_signal=args.stop_signal,
         stop_timeout=_int64(args.stop_timeout, "--stop-timeout"),
         runtime=args.runtime,
-        volumes=args.volumes,
+        volumes=[_absolute_source(spec) for spec in args.volumes],
         mounts=args.mounts,
         volumes_from=args.volumes_from,
         **limits.given(args),
         **security.given(args),
         **network.run_options(args),
     )
+
+
+def _absolute_source(spec: str) -> str:
+    """-v ./dir:/x or .:/x, as Docker's client (23+) reads it: relative to here. A source
+    without the leading "." is a volume's name."""
+    source, colon, rest = spec.partition(":")
+    if colon and source.startswith("."):
+        return f"{os.path.abspath(source)}:{rest}"
+    return spec
 
 
 def _int64(text: str | None, flag: str) -> int | None:

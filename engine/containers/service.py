@@ -861,7 +861,7 @@ class ContainerService:
 def _make_bind_sources(kept: list[MountPoint]) -> None:
     """Docker's -v makes a missing host directory; --mount refuses one (at create)."""
     for mount in kept:
-        if mount.type == "bind" and mount.from_flag == "-v":
+        if mount.type == "bind" and mount.from_flag == "-v" and not os.path.lexists(mount.source):
             Path(mount.source).mkdir(mode=0o755, parents=True, exist_ok=True)
 
 

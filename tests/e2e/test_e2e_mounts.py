@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from tests.e2e.cli import Berth
@@ -13,9 +14,16 @@ def test_dev_container_with_bound_source_and_a_database_volume(
     source = tmp_path / "src"
     source.mkdir()
     (source / "main.c").write_text("int main() {}\n")
-    dev = berth.ok("run", "-d", "--name", "dev", "-v", f"{source}:/src", "-v", "db:/var/lib/db",
+    # from the project's directory, with a relative source as Docker's client (23+) takes it
+    started = subprocess.run(
+        berth.argv("run", "-d", "--name", "dev", "-v", "./src:/src", "-v", "db:/var/lib/db",
                    "--mount", "type=bind,source=/etc/os-release,target=/host-os,readonly",
-                   "busybox", "sleep", "60").stdout.strip()  # fmt: skip
+                   "busybox", "sleep", "60"),
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    dev = started.stdout.strip()
+    berth.seen.add(dev)
     # the editor on the host, the build in the container: both see the other's writes
     (source / "main.c").write_text("int main() { return 0; }\n")
     assert berth.ok("exec", "dev", "cat", "/src/main.c").stdout == "int main() { return 0; }\n"
