@@ -34,13 +34,17 @@ def networks(berth: Berth) -> list[tuple[str, str]]:
 
 
 def remove_everything(berth: Berth) -> None:
-    """What a user would type to empty the engine: rm -f every container, rm every network."""
+    """What a user would type to empty the engine: rm -f every container, rm every network
+    and volume."""
     ids = berth.ids()
     if ids:
         berth("rm", "-f", *ids, timeout=120)
     for name, short_id in networks(berth):
         berth.bridges.add(f"br-{short_id}")
         berth("network", "rm", name)
+    volumes = berth("volume", "ls", "-q").stdout.split()
+    if volumes:  # a volume with a file system of its own (-o type=tmpfs) is a mount
+        berth("volume", "rm", *volumes)
 
 
 def settled_leaks(berth: Berth, grace: float = 3.0, **kwargs: object) -> list[leaks.Leak]:
