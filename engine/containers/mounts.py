@@ -15,6 +15,7 @@ from typing import Any
 from engine import ocispec as oci
 from engine.containers.model import CreateOptions
 from engine.containers.security import tmpfs_mount
+from engine.runtime.rootpath import resolve as resolve_in_root
 from engine.volumes import mountspec
 from engine.volumes.model import MountPoint
 from engine.volumes.mountspec import MountRequest
@@ -64,6 +65,39 @@ def oci_mounts(mounts: Sequence[MountPoint], volume_path: Callable[[str], Path])
             options.append("ro")
         result.append(oci.Mount(mount.destination, "bind", source, options))
     return result
+
+
+def make_nested_mount_points(mounts: Sequence[oci.Mount]) -> None:
+    """Make the mount point of each bind that lands inside another bind's source.
+
+    The runtime creates nothing inside a bind mount (it may be the host's); these are the
+    user's own nestings (-v data:/srv -v /conf:/srv/conf), made inside the outer source as
+    Docker's runtime makes them, never outside it: links resolve within that source.
+    """
+    binds = {mount.destination: mount for mount in mounts if mount.type == "bind"}
+    for mount in binds.values():
+        outer = _enclosing(mount.destination, binds)
+        if outer is None:
+            continue
+        relative = os.path.relpath(mount.destination, outer.destination)
+        target = resolve_in_root(Path(outer.source), relative)
+        if os.path.lexists(target):
+            continue
+        if os.path.isdir(mount.source):
+            target.mkdir(mode=0o755, parents=True)
+        else:
+            target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+            target.touch(mode=0o644)
+
+
+def _enclosing(destination: str, binds: dict[str, oci.Mount]) -> oci.Mount | None:
+    """The innermost other bind whose destination holds ``destination``."""
+    parent = os.path.dirname(destination)
+    while parent != "/":
+        if parent in binds:
+            return binds[parent]
+        parent = os.path.dirname(parent)
+    return None  # a mount on "/" itself is refused at create
 
 
 def inspect_mounts(mounts: Sequence[MountPoint], volume_path: Callable[[str], Path]) -> list[dict]:

@@ -415,6 +415,7 @@ class ContainerService:
         kept = self._store.mounts(container.id)
         _make_bind_sources(kept)
         extra = mounts.oci_mounts(kept, self._volumes.data_path)
+        mounts.make_nested_mount_points(extra)
         bundles.prepare(bundle, container, image, lowers, links, self._paths.links, network, extra)
         self._copy_up(kept, bundles.container_dirs(bundle)[2])
 

@@ -66,6 +66,21 @@ def test_v_makes_a_missing_host_directory_and_mount_refuses_one(berth, tmp_path:
     assert not absent.exists()
 
 
+def test_a_bind_nested_in_a_volume_has_its_mount_point_made_in_the_volume(
+    berth, engine, tmp_path: Path
+):
+    host = tmp_path / "conf"
+    host.mkdir()
+    (host / "app.ini").write_text("[app]\n")
+    result = berth("run", "--rm", "-v", "outer:/srv", "-v", f"{host}:/srv/conf:ro",
+                   "-v", f"{host / 'app.ini'}:/srv/deep/app.ini", "busybox", "sh", "-c",
+                   "cat /srv/conf/app.ini /srv/deep/app.ini")  # fmt: skip
+    assert result.stdout == "[app]\n[app]\n", result.stderr
+    data = engine.paths.volume_data("outer")
+    assert (data / "conf").is_dir() and (data / "deep" / "app.ini").is_file()
+    assert sorted(path.name for path in host.iterdir()) == ["app.ini"]
+
+
 def test_tmpfs_mount_refuses_the_second_megabyte(berth):
     result = berth("run", "--rm", "--mount", "type=tmpfs,destination=/scratch,tmpfs-size=1m",
                    "busybox", "sh", "-c",
