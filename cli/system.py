@@ -165,7 +165,7 @@ def _volume_row(volume: VolumeSpace) -> dict[str, str]:
 
 def _verbose_table(usage: DiskUsage) -> str:
     rows = _verbose_rows(usage)
-    build_cache = humanize.size(usage.categories[-1].size)
+    build_cache = humanize.size(usage.category("Build Cache").size)
     return "\n".join([
         "Images space usage:\n", _columns(_IMAGE_COLUMNS, rows["Images"]),
         "\nContainers space usage:\n", _columns(_CONTAINER_COLUMNS, rows["Containers"]),

@@ -61,6 +61,10 @@ class DiskUsage:
     volumes: list[VolumeSpace]
     categories: list[Category]  # Images, Containers, Local Volumes, Build Cache
 
+    def category(self, kind: str) -> Category:
+        """The row of ``kind`` ("Images", "Containers", "Local Volumes", "Build Cache")."""
+        return next(row for row in self.categories if row.kind == kind)
+
 
 def image_usage(
     summaries: Sequence[ImageSummary],

@@ -4,14 +4,10 @@ containers; the sizes are counted again here, by the test's own walk)."""
 from __future__ import annotations
 
 from engine.api import Engine
-from engine.system import Category, DiskUsage
+from engine.system import Category
 from tests.system.disk import regular_bytes
 
 MB = 1_000_000
-
-
-def _category(usage: DiskUsage, kind: str) -> Category:
-    return next(row for row in usage.categories if row.kind == kind)
 
 
 def _upper(engine: Engine, container_id: str):
@@ -32,19 +28,19 @@ async def test_a_stopped_containers_writes_are_its_size_and_reclaimable(engine, 
         on_disk = regular_bytes(_upper(engine, rows[name].container.id))
         assert rows[name].size == on_disk, name
         assert written <= on_disk < written + 4096, f"{name} wrote {written}: {on_disk} on disk"
-    containers = _category(usage, "Containers")
+    containers = usage.category("Containers")
     assert (containers.total, containers.active) == (2, 1)
     assert containers.size == rows["writer"].size + rows["runner"].size
     assert containers.reclaimable == rows["writer"].size  # the running one's stay
 
-    images = _category(usage, "Images")
+    images = usage.category("Images")
     busybox = (await engine.images.resolve("busybox")).layers
     layer_bytes = sum(regular_bytes(engine.paths.layer_dir(layer) / "diff") for layer in busybox)
     assert (images.total, images.active, images.size) == (1, 1, layer_bytes)
     assert images.reclaimable == 0  # in use
     assert [(i.summary.containers, i.size) for i in usage.images] == [(2, layer_bytes)]
     assert [row.kind for row in usage.categories][2:] == ["Local Volumes", "Build Cache"]
-    assert _category(usage, "Build Cache") == Category("Build Cache", 0, 0, 0, 0)
+    assert usage.category("Build Cache") == Category("Build Cache", 0, 0, 0, 0)
 
 
 async def test_images_sharing_a_layer_count_it_once(engine, berth) -> None:
@@ -64,7 +60,7 @@ async def test_images_sharing_a_layer_count_it_once(engine, berth) -> None:
     assert (derived.size, derived.shared_size, derived.unique_size) == (
         busybox.size + own, busybox.size, own,
     )  # fmt: skip
-    images = _category(usage, "Images")
+    images = usage.category("Images")
     # busybox's layer once; only derived's own layer would go (busybox has a container)
     assert (images.total, images.active, images.size) == (2, 1, busybox.size + own)
     assert images.reclaimable == own
@@ -81,5 +77,5 @@ async def test_volumes_sizes_and_links(engine, berth) -> None:
     anonymous = next(name for name in sizes if name not in ("data", "idle"))
     assert sizes == {"data": (1, 5000), anonymous: (1, 7000), "idle": (0, 0)}
     assert [row.local_volumes for row in usage.containers] == [2]
-    volumes = _category(usage, "Local Volumes")
+    volumes = usage.category("Local Volumes")
     assert (volumes.total, volumes.active, volumes.size, volumes.reclaimable) == (3, 2, 12000, 0)
