@@ -19,8 +19,8 @@ def test_data_outlives_its_container_with_its_owner_and_an_in_use_volume_stays(
     berth: Berth,
 ) -> None:
     assert berth.ok("volume", "create", "appdata", "--label", "app=shop").stdout == "appdata\n"
-    berth.ok("run", "--name", "writer", "-v", "appdata:/var/lib/app", "busybox", "sh", "-c",
-             "echo order-1 > /var/lib/app/orders && chown 1234:5678 /var/lib/app/orders")  # fmt: skip
+    write = "echo order-1 > /var/lib/app/orders && chown 1234:5678 /var/lib/app/orders"
+    berth.ok("run", "--name", "writer", "-v", "appdata:/var/lib/app", "busybox", "sh", "-c", write)
     # a stopped container still uses its volumes: Docker refuses, -f or not
     for force in ([], ["-f"]):
         refused = berth("volume", "rm", *force, "appdata")
