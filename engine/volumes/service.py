@@ -36,7 +36,7 @@ from engine.storage import scratch
 from engine.timestamps import now
 from engine.volumes.filters import LS_KEYS, PRUNE_KEYS, VolumeFilter
 from engine.volumes.model import ANONYMOUS_LABEL, VOLUME_NAME, Volume, VolumeUsage
-from engine.volumes.store import VolumeStore, in_use
+from engine.volumes.store import VolumeStore
 
 DRIVER = "local"
 _OPTIONS = ("type", "device", "o")
@@ -105,9 +105,6 @@ class VolumeService:
             if force:
                 return
             raise _not_found(name)
-        users = self._store.container_names(name)
-        if users:
-            raise in_use(name, users)
         self._remove(volume)
 
     async def prune(
@@ -233,9 +230,7 @@ class VolumeService:
         """Unmount, delete the row (refused if a container references it), then the files."""
         directory = self._paths.volume_dir(volume.name)
         with _locked(directory):
-            if volume.options:
-                scratch.unmount_below(volume.mountpoint)
-            self._store.delete(volume.name)
+            self._store.delete(volume.name, before=lambda: _unmount(volume))
         scratch.remove(directory)
 
     def _size(self, volume: Volume) -> int:
@@ -332,6 +327,11 @@ def _mount(volume: Volume) -> None:
             f'cannot mount volume "{volume.name}" ({_words(options)}): {sc.describe(error)} '
             f"(fix its options: berth volume rm {volume.name}, then create it again)"
         ) from None
+
+
+def _unmount(volume: Volume) -> None:
+    if volume.options:
+        scratch.unmount_below(volume.mountpoint)
 
 
 @contextlib.contextmanager

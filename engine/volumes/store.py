@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from engine.errors import ConflictError
 from engine.paths import EnginePaths
@@ -55,22 +55,20 @@ class VolumeStore:
             users.setdefault(row["volume"], []).append(row["container_id"])
         return users
 
-    def delete(self, name: str) -> None:
-        """Remove the row, unless a container references the volume (checked in the same
-        transaction, so a create that mounts it meanwhile cannot lose its volume)."""
+    def delete(self, name: str, before: Callable[[], None]) -> None:
+        """Remove the row, unless a container references the volume; ``before`` runs once
+        it is known unused, in the same transaction, so no create can take the volume
+        between the check and the row's going (the service unmounts its file system)."""
         with self._db.write() as tx:
             rows = tx.execute(_USER_NAMES, (name,)).fetchall()
             if rows:
-                raise in_use(name, [row[0] for row in rows])
+                raise _in_use(name, [row[0] for row in rows])
+            before()
             tx.execute("DELETE FROM volumes WHERE name = ?", (name,))
 
     def mark_populated(self, name: str) -> None:
         with self._db.write() as tx:
             tx.execute("UPDATE volumes SET populated = 1 WHERE name = ?", (name,))
-
-    def container_names(self, name: str) -> list[str]:
-        """Names of the containers that mount the volume ``name``."""
-        return [row[0] for row in self._db.query(_USER_NAMES, (name,))]
 
     def _volume(self, row: Mapping) -> Volume:
         return Volume(
@@ -82,7 +80,7 @@ class VolumeStore:
         )  # fmt: skip
 
 
-def in_use(name: str, containers: list[str]) -> ConflictError:
+def _in_use(name: str, containers: list[str]) -> ConflictError:
     return ConflictError(
         f'volume "{name}" is in use by container(s) {", ".join(containers)}: '
         "remove them first (berth rm)"

@@ -48,8 +48,12 @@ def test_tmpfs_volume_refuses_the_2nd_mb_and_goes_with_volume_rm(berth: Berth) -
     assert fill.returncode != 0 and fill.stdout == "1st MB\n", describe(fill)
     assert "No space left on device" in fill.stderr
     # the file system stays with the volume: the next container sees the first MB
-    listed = berth.ok("run", "--rm", "-v", "scratch:/s", "busybox", "stat", "-c", "%s", "/s/one")
-    assert listed.stdout == "1024000\n"
+    size = ("busybox", "stat", "-c", "%s", "/s/one")
+    assert berth.ok("run", "--name", "reader", "-v", "scratch:/s", *size).stdout == "1024000\n"
+    # a refused volume rm leaves its file system mounted, the files in it
+    assert berth("volume", "rm", "scratch").returncode == 1
+    assert berth.ok("run", "--rm", "-v", "scratch:/s", *size).stdout == "1024000\n"
+    berth.ok("rm", "reader")
     mode = berth.ok("volume", "inspect", "-f", "{{.Options.o}}", "scratch")
     assert mode.stdout == "size=1m,mode=1777\n"
     assert berth.ok("volume", "rm", "scratch").stdout == "scratch\n"
