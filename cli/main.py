@@ -21,6 +21,7 @@ from typing import NoReturn
 
 from cli import (
     containers,
+    files,
     images,
     inspect,
     logs,
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     # not dest="command": run and create take the container's command under that name
     commands = parser.add_subparsers(dest="subcommand", metavar="COMMAND")
     containers.register(commands)
+    files.register(commands)
     image_commands = images.register(commands)
     inspect.register(commands)
     logs.register(commands)

@@ -25,6 +25,7 @@ from engine.containers.model import Container, CreateOptions
 from engine.containers.service import ContainerService
 from engine.containers.status import container_status
 from engine.errors import PermissionError_
+from engine.files.service import ContainerFiles
 from engine.images import Image, ImageService, ImageSummary
 from engine.images.layer_files import LayerChange, LayerInfo, MergedEntry
 from engine.images.progress import Operation, Progress
@@ -99,6 +100,7 @@ class Engine:
         self.volumes = VolumeService(paths, self.db)
         self.containers = ContainerService(paths, self.db, self.images, self.networks, self.volumes)
         self.containers.collect_leftovers()
+        self.files = ContainerFiles(paths, self.containers, self.images)
         space.keep_reserve(paths.root)
         self.stats = StatsService(self.containers, paths.runroot)
         self.system = SystemService(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 from engine import cgroups
@@ -25,6 +27,16 @@ ROOTFS = "merged"
 def container_dirs(bundle: Path) -> tuple[Path, Path, Path]:
     """upper, work and merged directories of a container's bundle."""
     return bundle / "upper", bundle / "work", bundle / ROOTFS
+
+
+def mount_points(bundle: Path) -> list[str]:
+    """Where the runtime mounts over the container's root file system, relative to it
+    (as its last start's config.json has them)."""
+    try:
+        config = json.loads((bundle / "config.json").read_text())
+    except FileNotFoundError:  # never started: nothing was mounted on it
+        return []
+    return [os.path.normpath(mount["destination"]).lstrip("/") for mount in config["mounts"]]
 
 
 def prepare(

@@ -563,7 +563,7 @@ class ContainerService:
         image = await asyncio.to_thread(self._images.get_by_id, container.image_id)
         bundle = self._paths.container_dir(container.id)
         upper = bundles.container_dirs(bundle)[0]
-        mount_points = await asyncio.to_thread(_mount_points, bundle)
+        mount_points = await asyncio.to_thread(bundles.mount_points, bundle)
         async with self._paused(container, pause):
             return await self._images.commit(
                 image.id, upper, reference, fields=run_config(container, image),
@@ -864,15 +864,6 @@ def _make_bind_sources(kept: list[MountPoint]) -> None:
     for mount in kept:
         if mount.type == "bind" and mount.from_flag == "-v" and not os.path.lexists(mount.source):
             Path(mount.source).mkdir(mode=0o755, parents=True, exist_ok=True)
-
-
-def _mount_points(bundle: Path) -> list[str]:
-    """Where the runtime mounts over the container's root file system, relative to it."""
-    try:
-        config = json.loads((bundle / "config.json").read_text())
-    except FileNotFoundError:  # never started: nothing was mounted on it
-        return []
-    return [os.path.normpath(mount["destination"]).lstrip("/") for mount in config["mounts"]]
 
 
 def _stop_policy(container: Container, image: Image) -> tuple[int, float]:

@@ -76,26 +76,29 @@ def _plan(
     for name in names:
         path = f"{relative}/{name}" if relative else name
         info = os.lstat(f"{root}/{path}")
-        if path in mount_points and _is_stub(f"{root}/{path}", info):
+        if path in mount_points and is_mount_stub(f"{root}/{path}", info):
             continue
         entry = _entry(f"{root}/{path}", path, info)
         if not stat.S_ISDIR(info.st_mode):
             yield entry
             continue
         below = list(_plan(root, path, mount_points, lowers))
-        if not below and _holds_mount_point(path, mount_points) and not _in_lowers(path, lowers):
+        if not below and holds_mount_point(path, mount_points) and not _in_lowers(path, lowers):
             continue  # made only to mount on, by the runtime
         yield entry
         yield from below
 
 
-def _is_stub(path: str, info: os.stat_result) -> bool:
+def is_mount_stub(path: str, info: os.stat_result) -> bool:
+    """Whether ``path`` at a mount point is what a runtime makes to mount on: an empty
+    file or an empty directory (a container's own writes there went to the mount)."""
     if stat.S_ISREG(info.st_mode):
         return info.st_size == 0
     return stat.S_ISDIR(info.st_mode) and not os.listdir(path)
 
 
-def _holds_mount_point(path: str, mount_points: frozenset[str]) -> bool:
+def holds_mount_point(path: str, mount_points: Collection[str]) -> bool:
+    """Whether directory ``path`` lies above one of ``mount_points`` (all relative)."""
     return any(point.startswith(f"{path}/") for point in mount_points)
 
 
@@ -127,7 +130,7 @@ def _add(
 ) -> None:
     info = entry.info
     mode = info.st_mode
-    header = _header(entry.relative, info, entry.xattrs)
+    header = tar_header(entry.relative, info, entry.xattrs)
     if stat.S_ISCHR(mode) and info.st_rdev == 0:
         parent, _, name = entry.relative.rpartition("/")
         header.name = f"{parent}/{WHITEOUT_PREFIX}{name}" if parent else WHITEOUT_PREFIX + name
@@ -137,7 +140,7 @@ def _add(
         header.type = tarfile.DIRTYPE
         archive.addfile(header)
         if entry.opaque:
-            archive.addfile(_header(f"{entry.relative}/{OPAQUE_MARKER}", info))
+            archive.addfile(tar_header(f"{entry.relative}/{OPAQUE_MARKER}", info))
     elif stat.S_ISREG(mode):
         _add_file(archive, upper, entry, header, hardlinks)
     elif stat.S_ISLNK(mode):
@@ -171,9 +174,11 @@ def _add_file(
         archive.addfile(header, source)
 
 
-def _header(
+def tar_header(
     name: str, info: os.stat_result, xattrs: Sequence[tuple[str, bytes]] = ()
 ) -> tarfile.TarInfo:
+    """A tar header for ``info`` with numeric owners only: it never looks up a user or
+    group name (tarfile's gettarinfo would, loading whatever libnss the root holds)."""
     header = tarfile.TarInfo(name)
     # tarfile writes PAX values as UTF-8 with surrogateescape; extraction undoes it.
     header.pax_headers = {

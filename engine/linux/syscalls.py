@@ -69,6 +69,7 @@ _SYSCALL_NUMBERS = {
     "x86_64": {"pivot_root": 155},
     "aarch64": {"pivot_root": 41},
 }
+_SYS_OPEN_TREE = 428
 _SYS_MOVE_MOUNT = 429
 _SYS_FSOPEN = 430
 _SYS_FSCONFIG = 431
@@ -80,6 +81,9 @@ FSCONFIG_SET_FLAG = 0
 FSCONFIG_SET_STRING = 1
 FSCONFIG_CMD_CREATE = 6
 MOVE_MOUNT_F_EMPTY_PATH = 0x4
+OPEN_TREE_CLONE = 0x1
+OPEN_TREE_CLOEXEC = os.O_CLOEXEC
+AT_RECURSIVE = 0x8000
 AT_FDCWD = -100
 
 MOUNT_ATTR_RDONLY = 0x1
@@ -310,6 +314,25 @@ def mount_new_api(
         _check(result, f"move_mount {fstype} to {target}")
     finally:
         os.close(mount_fd)
+
+
+def open_tree_clone(path: str, *, recursive: bool = True) -> int:
+    """A detached copy of the mount tree at ``path`` (a bind mount not yet attached
+    anywhere), as an fd for :func:`move_mount_tree`. The path is resolved now, in the
+    caller's current root: attach it after a chroot and the source still is this one.
+    """
+    flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (AT_RECURSIVE if recursive else 0)
+    result = _libc.syscall(ctypes.c_long(_SYS_OPEN_TREE), AT_FDCWD, _bytes(path), flags)
+    return _check(result, f"open_tree {path}")
+
+
+def move_mount_tree(tree_fd: int, target: str) -> None:
+    """Attach the detached mount tree ``tree_fd`` (from :func:`open_tree_clone`) at ``target``."""
+    result = _libc.syscall(
+        ctypes.c_long(_SYS_MOVE_MOUNT), tree_fd, b"", AT_FDCWD, _bytes(target),
+        MOVE_MOUNT_F_EMPTY_PATH,
+    )  # fmt: skip
+    _check(result, f"move_mount to {target}")
 
 
 def _mount_attributes(flags: int) -> int:
