@@ -407,14 +407,15 @@ async def _ps(args: argparse.Namespace) -> int:
             print(container.id if args.no_trunc else container.short_id)
         return 0
     ports = await engine.networks.all_ports()
-    items = [_ps_fields(c, args.no_trunc, ports.get(c.id, [])) for c in containers]
+    items = [ps_fields(c, args.no_trunc, ports.get(c.id, [])) for c in containers]
     output = render(args.format or _PS_DEFAULT, items, _PS_HEADERS)
     if output:
         print(output)
     return 0
 
 
-def _ps_fields(container: Container, no_trunc: bool, ports: list[PortMapping]) -> dict[str, str]:
+def ps_fields(container: Container, no_trunc: bool, ports: list[PortMapping]) -> dict[str, str]:
+    """A container's row as ``ps`` words it (``system df -v`` lists containers the same way)."""
     command = " ".join(container.args)
     if not no_trunc and len(command) > 20:
         command = command[:19] + "…"

@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 
-from cli.containers import _ps_fields as ps_fields
+from cli.containers import ps_fields
 from cli.engine_access import open_engine
 from cli.output import render, table
 from cli.prune_output import confirmed, image_lines, report
