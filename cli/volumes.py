@@ -24,7 +24,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     volume = commands.add_parser("volume", help="manage volumes")
     verbs = volume.add_subparsers(dest="volume_command", metavar="COMMAND", required=True)
 
-    create = verbs.add_parser("create", help="create a volume (a random name unless NAME)")
+    create = verbs.add_parser("create", help="create a volume (an anonymous one without NAME)")
     create.add_argument("name", nargs="?", metavar="NAME")
     create.add_argument("-d", "--driver", default="local", help="volume driver (only local)")
     create.add_argument("--label", action="append", default=[], metavar="KEY[=VALUE]",
