@@ -209,7 +209,7 @@ class VolumeService:
 
     def _ensure(self, name: str, labels: dict[str, str], options: dict[str, str],
                 anonymous: bool) -> tuple[Volume, bool]:  # fmt: skip
-        mountpoint = self._paths.volume_dir(name) / "_data"
+        mountpoint = self._paths.volume_data(name)
         volume = Volume(name, DRIVER, mountpoint, now(), labels, options, anonymous)
         while not self._store.insert(volume):
             existing = self._store.find(name)

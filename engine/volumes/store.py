@@ -73,7 +73,7 @@ class VolumeStore:
     def _volume(self, row: Mapping) -> Volume:
         return Volume(
             name=row["name"], driver=row["driver"],
-            mountpoint=self._paths.volume_dir(row["name"]) / "_data",
+            mountpoint=self._paths.volume_data(row["name"]),
             created=row["created"], labels=json.loads(row["labels"]),
             options=json.loads(row["options"]), anonymous=bool(row["anonymous"]),
             populated=bool(row["populated"]),
