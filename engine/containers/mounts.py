@@ -61,8 +61,8 @@ def oci_mounts(mounts: Sequence[MountPoint], volume_path: Callable[[str], Path])
             continue
         source = mount.source if mount.type == "bind" else str(volume_path(mount.source))
         options = ["rbind" if mount.recursive else "bind", mount.propagation or "rprivate"]
-        if mount.readonly:
-            options.append("ro")
+        if mount.readonly:  # and every mount under a recursive bind too, as Docker 25+
+            options.append("rro" if mount.recursive else "ro")
         result.append(oci.Mount(mount.destination, "bind", source, options))
     return result
 

@@ -62,6 +62,8 @@ class MountOptions:
     propagation: tuple[int, ...]
     #: options for the file system itself ("mode=755,size=65536k")
     data: str | None
+    #: "rro" (runc's and crun's option): every mount below a bind read-only too
+    recursive_readonly: bool = False
 
     @property
     def remount_flags(self) -> int:
@@ -72,15 +74,19 @@ def parse(options: Iterable[str]) -> MountOptions:
     flags = 0
     propagation = []
     data = []
+    recursive_readonly = False
     for option in options:
-        if option in _FLAGS:
+        if option == "rro":
+            flags |= sc.MS_RDONLY
+            recursive_readonly = True
+        elif option in _FLAGS:
             set_flags, clear_flags = _FLAGS[option]
             flags = (flags | set_flags) & ~clear_flags
         elif option in PROPAGATION:
             propagation.append(PROPAGATION[option])
         else:
             data.append(option)
-    return MountOptions(flags, tuple(propagation), ",".join(data) or None)
+    return MountOptions(flags, tuple(propagation), ",".join(data) or None, recursive_readonly)
 
 
 def locked_flags(flag_bits: int) -> int:

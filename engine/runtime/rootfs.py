@@ -9,6 +9,7 @@ paths and read-only paths.
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -82,6 +83,8 @@ def _mount(
         sc.mount(str(source), str(target), None, options.flags & (sc.MS_BIND | sc.MS_REC))
         if options.remount_flags:
             _remount_bind(target, options.remount_flags)
+        if options.recursive_readonly:
+            _make_recursively_readonly(target)
     else:
         target = _target(root, mount.destination, directory=True)
         if mount.type == "cgroup":
@@ -117,6 +120,16 @@ def _remount_bind(target: Path | str, flags: int) -> None:
     # A bind mount takes its flags only through a second, remounting call.
     locked = mountoptions.locked_flags(os.statvfs(target).f_flag)
     sc.mount(None, str(target), None, sc.MS_REMOUNT | sc.MS_BIND | flags | locked)
+
+
+def _make_recursively_readonly(target: Path) -> None:
+    """Read-only all the way down: a remount reaches the top mount of a bind only."""
+    try:
+        sc.mount_setattr(str(target), sc.MOUNT_ATTR_RDONLY, recursive=True)
+    except OSError as error:
+        if error.errno != errno.ENOSYS:
+            raise
+        # Before Linux 5.12 only the top is read-only, as with Docker on such kernels.
 
 
 def _pivot(root: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,20 @@ def test_read_only_mounts_refuse_writes_with_erofs(berth, tmp_path: Path):
         assert result.returncode == 1, flag
         assert "Read-only file system" in result.stderr, flag
     assert list(host.iterdir()) == []
+
+
+@pytest.mark.parametrize("runtime", ["berth", "runc"])
+def test_a_read_only_bind_is_read_only_in_the_mounts_below_it_too(berth, tmp_path: Path, runtime):
+    host = tmp_path / "tree"
+    (host / "sub").mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "below", str(host / "sub")], check=True)
+    try:
+        result = berth("run", "--rm", "--runtime", runtime, "-v", f"{host}:/h:ro", "busybox",
+                       "sh", "-c", "touch /h/sub/x")  # fmt: skip
+        assert "Read-only file system" in result.stderr, result.stderr
+        assert list((host / "sub").iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(host / "sub")], check=True)
 
 
 def test_bind_mount_shows_host_changes_live(berth, tmp_path: Path):
