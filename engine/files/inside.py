@@ -172,9 +172,11 @@ def _read(path: str, follow_link: bool, shown: str, out: BinaryIO) -> None:
     try:
         info = os.stat(inside) if follow_link else os.lstat(inside)
     except OSError as error:
-        if error.errno in (errno.ENOENT, errno.ENOTDIR):
+        if error.errno not in (errno.ENOENT, errno.ENOTDIR):
+            raise
+        if not os.path.lexists(inside.rstrip("/")):  # else "file/": it is no directory
             raise NotFoundError(f"no such file or directory in container {shown}") from None
-        raise
+        info = os.lstat(inside.rstrip("/"))
     if (contents or inside.endswith("/")) and not stat.S_ISDIR(info.st_mode):
         raise InvalidArgumentError(f"not a directory in container {shown}")
     name = "." if contents else os.path.basename(os.path.normpath(inside))

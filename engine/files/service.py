@@ -30,11 +30,11 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -110,7 +110,8 @@ class ContainerFiles:
 
     async def diff(self, ref: str) -> list[LayerChange]:
         container = await self._containers.get(ref)
-        return await asyncio.to_thread(self._diff, container)
+        mounts = await self._containers.mounts(container.id)
+        return await asyncio.to_thread(self._diff, container, mounts)
 
     async def export(self, ref: str, destination: str | Path | BinaryIO) -> None:
         container = await self._containers.get(ref)
@@ -132,12 +133,12 @@ class ContainerFiles:
         with self._root(container, mounts) as root:
             return _Helper({**spec, "root": root}, reading=False).run(produce)
 
-    def _diff(self, container: Container) -> list[LayerChange]:
+    def _diff(self, container: Container, mounts: Sequence[MountPoint]) -> list[LayerChange]:
         image = self._images.get_by_id(container.image_id)
         bundle = self._paths.container_dir(container.id)
-        return container_changes(
-            self._images.layer_paths(image), container_dirs(bundle)[0], mount_points(bundle)
-        )
+        # Those of its last start, and its own: a cp into a stopped one mounts them too.
+        points = {*mount_points(bundle), *(mount.destination.lstrip("/") for mount in mounts)}
+        return container_changes(self._images.layer_paths(image), container_dirs(bundle)[0], points)
 
     def _export(self, container: Container, destination: str | Path | BinaryIO) -> None:
         spec = {"operation": "export"}
@@ -149,8 +150,9 @@ class ContainerFiles:
             return
         target = Path(destination)
         # Written beside the target, renamed over it once complete: never half a tar there.
-        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.",
-                                         suffix=".tmp", delete=False) as out:  # fmt: skip
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        with os.fdopen(os.open(temporary, flags, 0o666), "wb") as out:
             try:
                 with self._root(container, None) as root:
                     _Helper({**spec, "root": root}, reading=True).run(
@@ -158,9 +160,9 @@ class ContainerFiles:
                     )
                 out.flush()
                 os.fsync(out.fileno())
-                os.replace(out.name, target)
+                os.replace(temporary, target)
             except BaseException:
-                os.unlink(out.name)
+                temporary.unlink(missing_ok=True)
                 raise
 
     @contextlib.contextmanager
@@ -212,7 +214,9 @@ def _host_source(source: str, follow_link: bool) -> tuple[str, str]:
     try:
         info = os.stat(source) if follow_link else os.lstat(source)
     except (FileNotFoundError, NotADirectoryError):
-        raise NotFoundError(f"no such file or directory: {source}") from None
+        if not os.path.lexists(source.rstrip("/")):  # else "file/": it is no directory
+            raise NotFoundError(f"no such file or directory: {source}") from None
+        info = os.lstat(source.rstrip("/"))
     if (contents or source.endswith("/")) and not stat.S_ISDIR(info.st_mode):
         raise InvalidArgumentError(f"not a directory: {source}")
     name = "." if contents else os.path.basename(os.path.abspath(source))

@@ -156,6 +156,7 @@ class _Unpacker:
 
     def __init__(self, directory: str, owner: Owner, follow_links: bool) -> None:
         self._root = os.open(directory, _DIRECTORY)
+        self._directory = directory
         self._owner = owner
         self._follow = follow_links
         self._chain: list[tuple[str, int]] = []  # the open directories of the last parent
@@ -185,7 +186,10 @@ class _Unpacker:
             if is_no_space(error):
                 raise
             reason = error.strerror or str(error)
-            raise BerthError(f'cannot write "{"/".join(parts)}": {reason}') from None
+            raise BerthError(f'cannot write "{self._shown(parts)}": {reason}') from None
+
+    def _shown(self, parts: list[str]) -> str:
+        return os.path.join(self._directory, *parts)
 
     def _descend(self, parts: list[str]) -> int:
         """The fd of directory ``parts``, missing ones made; the chain reused where it can."""
@@ -215,7 +219,7 @@ class _Unpacker:
         except OSError as error:
             if error.errno not in (errno.ELOOP, errno.ENOTDIR):
                 raise
-            shown = "/".join(parts)
+            shown = self._shown(parts)
             if stat.S_ISLNK(os.lstat(name, dir_fd=parent).st_mode):
                 raise InvalidArgumentError(
                     f'refusing to write through the symlink "{shown}" of the destination'
