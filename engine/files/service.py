@@ -69,6 +69,8 @@ class ContainerFiles:
         self, ref: str, source: str, destination: str | BinaryIO, *, archive: bool = False,
         follow_link: bool = False,
     ) -> int:  # fmt: skip
+        """Copy container path ``source`` to host path ``destination`` by Docker's cp
+        rules, or as a tar to a binary stream; the bytes of tar copied."""
         container = await self._containers.get(ref)
         mounts = await self._containers.mounts(container.id)
         spec = {"operation": "read", "path": source, "follow_link": follow_link,
@@ -84,12 +86,15 @@ class ContainerFiles:
             def consume(stream: BinaryIO) -> None:
                 shutil.copyfileobj(stream, destination, packing.CHUNK)
 
-        return await asyncio.to_thread(self._read, container, mounts, spec, consume)
+        return await asyncio.to_thread(self._run, container, mounts, spec, consume, reading=True)
 
     async def copy_to(
         self, ref: str, source: str | BinaryIO, destination: str, *, archive: bool = False,
         follow_link: bool = False,
     ) -> int:  # fmt: skip
+        """Copy host path ``source`` to container path ``destination`` by Docker's cp
+        rules, or unpack the tar read from a binary stream into that directory; the bytes
+        of tar copied."""
         container = await self._containers.get(ref)
         mounts = await self._containers.mounts(container.id)
         spec = {"path": destination, "archive": archive,
@@ -106,32 +111,30 @@ class ContainerFiles:
             def produce(out: BinaryIO) -> None:
                 shutil.copyfileobj(source, out, packing.CHUNK)
 
-        return await asyncio.to_thread(self._write, container, mounts, spec, produce)
+        return await asyncio.to_thread(self._run, container, mounts, spec, produce, reading=False)
 
     async def diff(self, ref: str) -> list[LayerChange]:
+        """What the container added, changed and deleted (docker diff), sorted by path."""
         container = await self._containers.get(ref)
         mounts = await self._containers.mounts(container.id)
         return await asyncio.to_thread(self._diff, container, mounts)
 
     async def export(self, ref: str, destination: str | Path | BinaryIO) -> None:
+        """Its overlay's files as one tar: to a path (complete, or not there at all) or
+        to a binary stream."""
         container = await self._containers.get(ref)
         await asyncio.to_thread(self._export, container, destination)
 
     # -- in worker threads ---------------------------------------------------------------
 
-    def _read(
-        self, container: Container, mounts: Sequence[MountPoint], spec: dict,
-        consume: Callable[[BinaryIO], None],
+    def _run(
+        self, container: Container, mounts: Sequence[MountPoint] | None, spec: dict,
+        transfer: Callable[[BinaryIO], None], *, reading: bool,
     ) -> int:  # fmt: skip
+        """Run the helper inside the container (``mounts``: see :meth:`_root`); ``transfer``
+        gets its stdout (``reading``) or its stdin. The bytes of tar moved."""
         with self._root(container, mounts) as root:
-            return _Helper({**spec, "root": root}, reading=True).run(consume)
-
-    def _write(
-        self, container: Container, mounts: Sequence[MountPoint], spec: dict,
-        produce: Callable[[BinaryIO], None],
-    ) -> int:  # fmt: skip
-        with self._root(container, mounts) as root:
-            return _Helper({**spec, "root": root}, reading=False).run(produce)
+            return _Helper({**spec, "root": root}, reading=reading).run(transfer)
 
     def _diff(self, container: Container, mounts: Sequence[MountPoint]) -> list[LayerChange]:
         image = self._images.get_by_id(container.image_id)
@@ -141,12 +144,13 @@ class ContainerFiles:
         return container_changes(self._images.layer_paths(image), container_dirs(bundle)[0], points)
 
     def _export(self, container: Container, destination: str | Path | BinaryIO) -> None:
-        spec = {"operation": "export"}
+        def tar_to(out: BinaryIO) -> None:
+            self._run(container, None, {"operation": "export"},
+                      lambda stream: shutil.copyfileobj(stream, out, packing.CHUNK),
+                      reading=True)  # fmt: skip
+
         if not isinstance(destination, (str, Path)):
-            with self._root(container, None) as root:
-                _Helper({**spec, "root": root}, reading=True).run(
-                    lambda stream: shutil.copyfileobj(stream, destination, packing.CHUNK)
-                )
+            tar_to(destination)
             return
         target = Path(destination)
         # Written beside the target, renamed over it once complete: never half a tar there.
@@ -154,10 +158,7 @@ class ContainerFiles:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
         with os.fdopen(os.open(temporary, flags, 0o666), "wb") as out:
             try:
-                with self._root(container, None) as root:
-                    _Helper({**spec, "root": root}, reading=True).run(
-                        lambda stream: shutil.copyfileobj(stream, out, packing.CHUNK)
-                    )
+                tar_to(out)
                 out.flush()
                 os.fsync(out.fileno())
                 os.replace(temporary, target)
@@ -247,8 +248,11 @@ class _Helper:
                     pass
             else:
                 stream.close()
-        except BrokenPipeError:
-            pass  # it stopped reading: its own error says why
+        except BrokenPipeError as error:
+            if self._reading:  # our own reader went (export | head): the helper must stop
+                process.kill()
+                _finish(process, error)
+            # Else it stopped reading us: its own error says why, if it failed.
         except BaseException as error:
             process.kill()
             _finish(process, error)
