@@ -90,3 +90,18 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_export_to_a_reader_that_stops_early_ends(engine, berth) -> None:
+    """export | head: the reader goes after a few bytes; export ends (no helper left
+    blocked on a full pipe), as a command whose output closed does."""
+    ok(berth, "run", "-d", "--name", "web", "busybox", "sleep", "1000")
+    command = [BERTH, "--root", str(engine.paths.root), "--runroot", str(engine.paths.runroot)]
+    export = subprocess.Popen([*command, "export", "web"], stdout=subprocess.PIPE)
+    assert export.stdout is not None
+    assert len(export.stdout.read(512)) == 512
+    export.stdout.close()
+    assert export.wait(timeout=60) == 141  # 128 + SIGPIPE, as Docker's CLI ends
+    helpers = subprocess.run(["pgrep", "-f", f"engine.files.inside.*{engine.paths.root}"],
+                             capture_output=True, text=True, check=False)  # fmt: skip
+    assert helpers.stdout == ""

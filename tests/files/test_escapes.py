@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,3 +83,52 @@ async def test_a_link_swapped_in_during_copies_never_reaches_the_host(
     assert snapshot(victim) == before
     for copied in out.iterdir():
         assert copied.read_text() == "inside\n"  # never the host's
+
+
+_EVIL_NSS = """
+#include <fcntl.h>
+#include <unistd.h>
+__attribute__((constructor)) static void planted(void) {
+    int fd = open("/pwned", O_CREAT | O_WRONLY, 0644);
+    if (fd >= 0) close(fd);
+}
+"""
+_LIBRARY_DIRS = ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu",
+                 "/usr/lib/aarch64-linux-gnu", "/lib64", "/lib", "/usr/lib")  # fmt: skip
+
+
+def test_no_user_or_group_name_is_looked_up_in_the_container(berth, web, tmp_path: Path) -> None:
+    """CVE-2019-14271: a lookup would load the container's libnss modules into a host
+    process. The container plants one that leaves /pwned wherever it is loaded; a lookup
+    made from inside the container's root proves the trap works, then the copies (owners
+    1234:5678 both ways, with and without -a) must not spring it."""
+    if shutil.which("cc") is None:
+        pytest.skip("needs a C compiler (cc) to build the planted libnss module")
+    source = tmp_path / "evil.c"
+    source.write_text(_EVIL_NSS)
+    library = tmp_path / "libnss_evil.so.2"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(library), str(source)], check=True)
+    ok(berth, "exec", "web", "sh", "-c",
+       "printf 'passwd: evil\\ngroup: evil\\n' > /etc/nsswitch.conf && mkdir -p "
+       + " ".join(_LIBRARY_DIRS) + " && echo x > /owned && chown 1234:5678 /owned")  # fmt: skip
+    for directory in _LIBRARY_DIRS:
+        ok(berth, "cp", "-q", str(library), f"web:{directory}/")
+
+    pid = berth("inspect", "-f", "{{.State.Pid}}", "web").stdout.strip()
+    trap = (f"import os, pwd; os.chroot('/proc/{pid}/root'); os.chdir('/')\n"
+            "try:\n    pwd.getpwuid(1234)\nexcept KeyError:\n    pass")  # fmt: skip
+    subprocess.run([sys.executable, "-c", trap], check=True)
+    assert ok(berth, "exec", "web", "sh", "-c", "ls /pwned && rm /pwned") == "/pwned\n"
+
+    owned = tmp_path / "owned"
+    owned.write_text("y")
+    os.chown(owned, 1234, 5678)
+    for flags in ((), ("-a",)):
+        ok(berth, "cp", "-q", *flags, "web:/owned", str(tmp_path / f"back{len(flags)}"))
+        ok(berth, "cp", "-q", *flags, str(owned), "web:/tmp/")
+        ok(berth, "cp", "-q", *flags, "web:/etc", str(tmp_path / f"etc{len(flags)}"))
+    ok(berth, "stop", "-t", "0", "web")
+    ok(berth, "cp", "-q", "-a", str(owned), "web:/tmp/again")
+    ok(berth, "cp", "-q", "-a", "web:/owned", str(tmp_path / "stopped"))
+    ok(berth, "start", "web")
+    assert ok(berth, "exec", "web", "sh", "-c", "ls /pwned 2>/dev/null; true") == ""
