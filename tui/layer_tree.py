@@ -62,11 +62,13 @@ class Summary:
     size: int  # their bytes
     opaque: int  # opaque directories
 
-    def line(self) -> str:
+    def line(self, modified: str = "modified") -> str:
+        """The counts in words; ``modified`` names that change ("changed" as berth diff's C)."""
         # A deletion is a whiteout: it frees nothing of the image, so it has no bytes to show.
+        words = {"added": "added", "modified": modified}
         parts = [
-            f"{self.counts.get(change, 0)} {change} ({humanize.size(self.sizes.get(change, 0))})"
-            for change in ("added", "modified")
+            f"{self.counts.get(change, 0)} {word} ({humanize.size(self.sizes.get(change, 0))})"
+            for change, word in words.items()
         ]
         parts.append(f"{self.counts.get('deleted', 0)} deleted")
         if self.opaque:

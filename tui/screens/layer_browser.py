@@ -2,13 +2,15 @@
 
 The engine lists the paths; tui.layer_tree makes them a tree; the Tree widget here gets
 a directory's children only when it is opened, so a layer of 20,000 files opens at once.
+FileBrowser is that screen without the layers: a volume's files and a container's
+changes (tui/screens/files.py) are browsed the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.style import Style
 from rich.text import Text
@@ -26,7 +28,7 @@ from tui.workers import run_engine_task
 if TYPE_CHECKING:
     from engine.api import LayerChange, LayerInfo, MergedEntry
 
-MARKS = {"added": "A", "modified": "M", "deleted": "D"}
+MARKS = {"added": "A", "modified": "M", "deleted": "D"}  # dive's letters
 EXPAND_LIMIT = 500  # a filtered tree up to this many nodes opens fully, as search results
 _LAYER_WIDTH = 6
 
@@ -52,11 +54,12 @@ class LayerTree(Tree[FileNode]):
     LayerTree > .layer-tree--muted { color: $text-muted; }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, marks: Mapping[str, str] = MARKS) -> None:
         super().__init__("/", id=id)
         self.show_root = False
         self.guide_depth = 3
         self.merged = False  # show the layer column
+        self.marks = marks  # change -> the letter drawn before the name
 
     def show(self, root: FileNode, *, merged: bool, expand: bool) -> None:
         """Show ``root``'s children; ``expand`` opens every directory (small trees only)."""
@@ -66,7 +69,8 @@ class LayerTree(Tree[FileNode]):
         self._fill(self.root)
         if expand:
             self.expand_everything()
-        self.move_cursor_to_line(0)
+        if root.children:  # an empty tree has no line 0 to move to
+            self.move_cursor_to_line(0)
 
     def _fill(self, node: TreeNode[FileNode]) -> None:
         assert node.data is not None
@@ -111,7 +115,7 @@ class LayerTree(Tree[FileNode]):
             icon = self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE
         name = entry.name + ("/" if entry.is_dir else "")
         text = Text.assemble(
-            (f"{MARKS.get(entry.change, ' ')} ", colour + Style(bold=True)),
+            (f"{self.marks.get(entry.change, ' ')} ", colour + Style(bold=True)),
             (icon or "  ", muted),
             (name, colour),
         )
@@ -158,44 +162,36 @@ class LayerTree(Tree[FileNode]):
         return self.get_component_rich_style(f"layer-tree--{name}", partial=True)
 
 
-class LayerBrowser(Screen[None]):
-    """One image's layers, one at a time (``<`` ``>``), as changes or as the merged tree."""
+class FileBrowser(Screen[None]):
+    """A tree of files the engine lists, with a title and a summary line above it.
+
+    A subclass reads the tree (``read_tree``) and says what it is (``title_line``,
+    ``summary_parts``); ``MARKS`` are the letters its changes are drawn with.
+    """
 
     BINDINGS = [
         Binding("escape,q", "close", "Close", id="layers.close"),
         Binding("slash", "filter", "Filter", id="layers.filter"),
-        Binding("m", "toggle_merged", "Merged/layer", id="layers.toggle-merged"),
-        Binding("u", "toggle_changed_only", "Only changes", id="layers.changed-only"),
-        # Not [ and ]: those switch the app's views from any screen.
-        Binding("less_than_sign", "layer(-1)", "Prev layer", id="layers.previous"),
-        Binding("greater_than_sign", "layer(1)", "Next layer", id="layers.next"),
         Binding("e", "expand_all", "Expand all", id="layers.expand-all"),
         Binding("c", "collapse_all", "Collapse all", id="layers.collapse-all"),
     ]
+    MARKS: ClassVar[Mapping[str, str]] = MARKS
+    EXPAND_SMALL = False  # open a tree of up to EXPAND_LIMIT nodes fully, filtered or not
 
-    def __init__(
-        self, engine: Engine, image_id: str, title: str, layers: Sequence[LayerInfo],
-        index: int, *, merged: bool = False,
-    ) -> None:  # fmt: skip
+    def __init__(self, engine: Engine, title: str) -> None:
         super().__init__()
         self.engine = engine
-        self.image_id = image_id
         self.title_text = title
-        self.image_layers = list(layers)
-        self.index = index
-        self.merged = merged
-        self.changed_only = False
+        self.merged = False  # an image's merged tree: files name their layer (a column)
         self.filter_text = ""
         self.tree_root: FileNode | None = None  # the full tree in view, before the filter
-        self._changes: dict[int, list[LayerChange]] = {}
-        self._merged: list[MergedEntry] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="layers-title", markup=False)
         yield Static(id="layers-summary", markup=False)
         yield Input(id="layers-filter", placeholder="Show paths containing (Enter keeps it)")
-        yield LayerTree(id="layers-tree")
-        yield Footer()
+        yield LayerTree(id="layers-tree", marks=self.MARKS)
+        yield Footer(compact=True)  # the layer browser's eight keys fit in 120 columns
 
     def on_mount(self) -> None:
         self.query_one("#layers-filter").display = False
@@ -206,80 +202,63 @@ class LayerBrowser(Screen[None]):
     def file_tree(self) -> LayerTree:
         return self.query_one(LayerTree)
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "layer":
-            (step,) = parameters
-            assert isinstance(step, int)
-            return True if 0 <= self.index + step < len(self.image_layers) else None
-        if action == "toggle_changed_only":
-            return True if self.merged else None  # a layer's own view shows only changes
-        return True
+    # -- what a subclass says ------------------------------------------------------
+
+    async def read_tree(self) -> FileNode:
+        """The tree to show, read from the engine; called in a worker."""
+        raise NotImplementedError
+
+    def reading(self) -> str:
+        """What ``read_tree`` reads, in words, for the title of its failure."""
+        return f"the files of {self.title_text}"
+
+    def title_line(self) -> str:
+        return self.title_text
+
+    def summary_parts(self) -> list[str]:
+        """What the whole tree holds, before the filter's part of the summary."""
+        raise NotImplementedError
+
+    def narrowed(self, root: FileNode) -> FileNode | None:
+        """``root`` as the user narrowed it (the filter), or None when it isn't."""
+        return filtered(root, self.filter_text) if self.filter_text else None
 
     # -- loading -------------------------------------------------------------------
 
     def _load(self) -> None:
-        self._update_title()
-        self.query_one("#layers-summary", Static).update("Reading the layer's files…")
+        self.query_one("#layers-title", Static).update(self.title_line())
+        self.query_one("#layers-summary", Static).update("Reading the files…")
         run_engine_task(
             self,
             self._read,
-            group=f"layers-{id(self)}",
-            description=f"Reading the files of layer {self.index}",
+            group=f"files-{id(self)}",
+            description=f"Reading {self.reading()}",
             exclusive=True,
         )
 
     async def _read(self) -> None:
-        index, merged = self.index, self.merged
-        if index not in self._changes:
-            self._changes[index] = await self.engine.images.layer_changes(self.image_id, index)
-        changes = self._changes[index]
-        if merged and self._merged is None:
-            self._merged = await self.engine.images.merged_files(self.image_id)
-        # Thousands of paths: built off the event loop, so the screen stays live meanwhile.
-        if merged:
-            assert self._merged is not None
-            root = await asyncio.to_thread(merged_tree, self._merged, index, changes)
-        else:
-            root = await asyncio.to_thread(changes_tree, changes)
-        self.tree_root = root
+        try:
+            self.tree_root = await self.read_tree()
+        except Exception:
+            # The app's notification says why; the screen stops saying it is reading.
+            self.query_one("#layers-summary", Static).update("Could not read the files")
+            raise
         self._show()
 
     def _show(self) -> None:
         if self.tree_root is None:
             return
-        narrowed = bool(self.filter_text) or self.changed_only
-        root = (
-            filtered(self.tree_root, self.filter_text, changed_only=self.changed_only)
-            if narrowed
-            else self.tree_root
-        )
-        expand = narrowed and count(root) <= EXPAND_LIMIT
+        narrowed = self.narrowed(self.tree_root)
+        root = self.tree_root if narrowed is None else narrowed
+        wanted = narrowed is not None or self.EXPAND_SMALL
+        expand = wanted and count(root) <= EXPAND_LIMIT
         self.file_tree.show(root, merged=self.merged, expand=expand)
         self.query_one("#layers-summary", Static).update(self.summary_text(root))
         self.refresh_bindings()
 
-    def _update_title(self) -> None:
-        info = self.image_layers[self.index]
-        history = info.created_by or info.comment or "no history"
-        diff = info.diff_id.removeprefix("sha256:")[:12]
-        position = f"layer {self.index} ({self.index + 1} of {len(self.image_layers)})"
-        self.query_one("#layers-title", Static).update(
-            f"{self.title_text} · {position} · {diff} · {humanize.size(info.size)} · {history}"
-        )
-
     def summary_text(self, shown: FileNode) -> str:
-        """The counts of the layer's changes, and what the view shows of them."""
-        assert self.tree_root is not None
-        summary = summarize(self.tree_root)
-        if self.merged:
-            parts = [
-                f"Merged tree: {summary.files} files, {humanize.size(summary.size)}",
-                f"layer {self.index}: {summary.line()}",
-            ]
-        else:
-            parts = [f"Changes in layer {self.index}: {summary.line()}"]
-        if self.changed_only:
-            parts.append("only changes (u shows all)")
+        """The tree's counts, and what the view shows of them."""
+        parts = self.summary_parts()
         if self.filter_text:
             parts.append(f"filter “{self.filter_text}”: {count(shown)} shown (Escape clears)")
         if not shown.children:
@@ -287,19 +266,6 @@ class LayerBrowser(Screen[None]):
         return " · ".join(parts)
 
     # -- keys ----------------------------------------------------------------------
-
-    def action_toggle_merged(self) -> None:
-        self.merged = not self.merged
-        self._load()
-
-    def action_toggle_changed_only(self) -> None:
-        self.changed_only = not self.changed_only
-        self._show()
-
-    def action_layer(self, step: int) -> None:
-        if 0 <= self.index + step < len(self.image_layers):
-            self.index += step
-            self._load()
 
     def action_expand_all(self) -> None:
         self.file_tree.expand_everything()
@@ -336,4 +302,95 @@ class LayerBrowser(Screen[None]):
             self.dismiss(None)
 
     def on_unmount(self) -> None:
-        self.app.workers.cancel_group(self.app, f"layers-{id(self)}")
+        self.app.workers.cancel_group(self.app, f"files-{id(self)}")
+
+
+class LayerBrowser(FileBrowser):
+    """One image's layers, one at a time (``<`` ``>``), as changes or as the merged tree."""
+
+    BINDINGS = [
+        Binding("m", "toggle_merged", "Merged/layer", id="layers.toggle-merged"),
+        Binding("u", "toggle_changed_only", "Only changes", id="layers.changed-only"),
+        # Not [ and ]: those switch the app's views from any screen.
+        Binding("less_than_sign", "layer(-1)", "Prev layer", id="layers.previous"),
+        Binding("greater_than_sign", "layer(1)", "Next layer", id="layers.next"),
+    ]
+
+    def __init__(
+        self, engine: Engine, image_id: str, title: str, layers: Sequence[LayerInfo],
+        index: int, *, merged: bool = False,
+    ) -> None:  # fmt: skip
+        super().__init__(engine, title)
+        self.image_id = image_id
+        self.image_layers = list(layers)
+        self.index = index
+        self.merged = merged
+        self.changed_only = False
+        self._changes: dict[int, list[LayerChange]] = {}
+        self._merged: list[MergedEntry] | None = None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "layer":
+            (step,) = parameters
+            assert isinstance(step, int)
+            return True if 0 <= self.index + step < len(self.image_layers) else None
+        if action == "toggle_changed_only":
+            return True if self.merged else None  # a layer's own view shows only changes
+        return True
+
+    async def read_tree(self) -> FileNode:
+        index, merged = self.index, self.merged
+        if index not in self._changes:
+            self._changes[index] = await self.engine.images.layer_changes(self.image_id, index)
+        changes = self._changes[index]
+        if merged and self._merged is None:
+            self._merged = await self.engine.images.merged_files(self.image_id)
+        # Thousands of paths: built off the event loop, so the screen stays live meanwhile.
+        if merged:
+            assert self._merged is not None
+            return await asyncio.to_thread(merged_tree, self._merged, index, changes)
+        return await asyncio.to_thread(changes_tree, changes)
+
+    def reading(self) -> str:
+        return f"the files of layer {self.index}"
+
+    def title_line(self) -> str:
+        info = self.image_layers[self.index]
+        history = info.created_by or info.comment or "no history"
+        diff = info.diff_id.removeprefix("sha256:")[:12]
+        position = f"layer {self.index} ({self.index + 1} of {len(self.image_layers)})"
+        return f"{self.title_text} · {position} · {diff} · {humanize.size(info.size)} · {history}"
+
+    def summary_parts(self) -> list[str]:
+        assert self.tree_root is not None
+        summary = summarize(self.tree_root)
+        if self.merged:
+            parts = [
+                f"Merged tree: {summary.files} files, {humanize.size(summary.size)}",
+                f"layer {self.index}: {summary.line()}",
+            ]
+        else:
+            parts = [f"Changes in layer {self.index}: {summary.line()}"]
+        if self.changed_only:
+            parts.append("only changes (u shows all)")
+        return parts
+
+    def narrowed(self, root: FileNode) -> FileNode | None:
+        if not self.changed_only:
+            return super().narrowed(root)
+        return filtered(root, self.filter_text, changed_only=True)
+
+    # -- keys ----------------------------------------------------------------------
+
+    def action_toggle_merged(self) -> None:
+        self.merged = not self.merged
+        self._load()
+
+    def action_toggle_changed_only(self) -> None:
+        self.changed_only = not self.changed_only
+        self._show()
+
+    def action_layer(self, step: int) -> None:
+        if 0 <= self.index + step < len(self.image_layers):
+            self.index += step
+            self._load()

@@ -17,6 +17,7 @@ from engine.errors import BerthError
 from tui.handover import DETACH_HINT, SHELL, HandOver, HandOverFn
 from tui.rows import CONTAINER_COLUMNS, Row, container_row
 from tui.screens.confirm import ConfirmScreen
+from tui.screens.files import DiffBrowser
 from tui.screens.inspect import InspectScreen
 from tui.screens.logs import LogsScreen
 from tui.screens.prompt import PromptScreen
@@ -29,6 +30,7 @@ _KILL_SETTLE_SECONDS = 2.0
 _APPLIES: dict[str, Callable[[Container], bool] | None] = {
     "remove": None,
     "inspect": None,
+    "diff": None,
     "logs": None,
     "start": lambda container: not container.running,
     "pause": lambda container: container.state in ("running", "paused"),
@@ -38,7 +40,7 @@ _APPLIES: dict[str, Callable[[Container], bool] | None] = {
     ),
 }
 # Actions on the cursor's row only, marks or not: a terminal holds one session at a time.
-_SINGLE = {"inspect", "attach", "exec_shell", "exec_command"}
+_SINGLE = {"inspect", "diff", "attach", "exec_shell", "exec_command"}
 
 
 class ContainersView(EngineTable):
@@ -60,6 +62,7 @@ class ContainersView(EngineTable):
         Binding("e", "exec_shell", "Shell", id="containers.exec-shell"),
         Binding("E", "exec_command", "Exec…", id="containers.exec-command", show=False),
         Binding("i", "inspect", "Inspect", id="containers.inspect", show=False),
+        Binding("D", "diff", "Diff", id="containers.diff", show=False),
         Binding("A", "toggle_all", "All/running", id="containers.toggle-all", show=False),
         Binding("ctrl+r", "reload", "Refresh", id="containers.refresh", show=False),
     ]
@@ -256,6 +259,11 @@ class ContainersView(EngineTable):
     async def _inspect(self, container: Container) -> None:
         document = await self.engine.containers.inspect(container.id)
         self.app.push_screen(InspectScreen(f"Container {container.name}", document))
+
+    def action_diff(self) -> None:
+        container = self.selected
+        if container is not None:
+            self.app.push_screen(DiffBrowser(self.engine, container.id, container.name))
 
     def action_logs(self) -> None:
         containers = self.targets("logs")
