@@ -1,4 +1,4 @@
-"""The berth terminal UI: containers and images of the local engine, live."""
+"""The berth terminal UI: containers, images and volumes of the local engine, live."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from tui.screens.stats import StatsScreen
 from tui.widgets.containers import ContainersView
 from tui.widgets.engine_table import EngineTable
 from tui.widgets.images import ImagesView
+from tui.widgets.volumes import VolumesView
 from tui.workers import describe_error
 
 
@@ -54,6 +55,7 @@ class BerthApp(App[None]):
             show=False,
         ),
         Binding("2", "show_tab('images')", "Images view", id="berth.show-images", show=False),
+        Binding("4", "show_tab('volumes')", "Volumes view", id="berth.show-volumes", show=False),
         Binding(
             "left_square_bracket",
             "next_tab(-1)",
@@ -97,6 +99,8 @@ class BerthApp(App[None]):
                 yield ContainersView(self.engine, self.hand_over, refresh=self.config.refresh)
             with TabPane("Images", id="images-tab"):
                 yield ImagesView(self.engine, refresh=self.config.refresh)
+            with TabPane("Volumes", id="volumes-tab"):
+                yield VolumesView(self.engine, refresh=self.config.refresh)
         yield Footer(compact=True)  # every key of a view fits in 120 columns
 
     def on_mount(self) -> None:

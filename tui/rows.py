@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
@@ -19,6 +20,9 @@ from engine.api import (
 )
 from engine.api import parse_timestamp as parse
 
+if TYPE_CHECKING:
+    from engine.api import Volume, VolumeUsage
+
 Cell = str | Text
 SortValue = str | float | tuple[float, float]
 
@@ -26,8 +30,15 @@ SortValue = str | float | tuple[float, float]
 # the engine's order (newest first) is the table's order until the user sorts.
 CONTAINER_COLUMNS = ("NAME", "CONTAINER ID", "IMAGE", "COMMAND", "STATUS", "CPU %", "MEM", "PORTS")
 IMAGE_COLUMNS = ("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "CONTAINERS")
+VOLUME_COLUMNS = ("NAME", "DRIVER", "MOUNTPOINT", "SIZE", "CONTAINERS", "CREATED")
 
 _COMMAND_WIDTH = 16  # `docker ps` cuts at 20; the TUI has CPU, MEM and PORTS to fit in 120
+# A volume's row in 120 columns: its containers' names until "+N" stands for the rest,
+# an anonymous volume's 64-hex name cut as ids are, and the mountpoint's tail (the engine
+# root is in the title bar; inspect shows the whole path).
+_USERS_WIDTH = 20
+_ANONYMOUS_WIDTH = 12
+_MOUNTPOINT_WIDTH = 36
 
 
 @dataclass(frozen=True)
@@ -125,3 +136,43 @@ def _split_tag(tag: str) -> tuple[str, str]:
 
 def _ago(stamp: float, now: float) -> str:
     return humanize.duration(now - stamp) + " ago"
+
+
+def volume_row(volume: Volume, usage: VolumeUsage | None, names: dict[str, str], now: float) -> Row:
+    """A volume as ``docker volume ls`` shows it, with ``system df -v``'s size and users.
+
+    ``names`` maps container ids to names; an anonymous volume's hex name is cut short
+    (the row's key keeps it whole).
+    """
+    shown, mountpoint = volume.name, str(volume.mountpoint)
+    if volume.anonymous:  # <root>/volumes/<name>/_data: the name cut there too
+        shown = volume.name[:_ANONYMOUS_WIDTH] + "…"
+        mountpoint = mountpoint.replace(f"/{volume.name}/", f"/{shown}/")
+    if len(mountpoint) > _MOUNTPOINT_WIDTH:
+        mountpoint = "…" + mountpoint[1 - _MOUNTPOINT_WIDTH :]
+    size = usage.size if usage else -1
+    users = [names.get(ref, ref[:12]) for ref in usage.containers] if usage else []
+    created = parse(volume.created)
+    cells = (
+        shown,
+        volume.driver,
+        mountpoint,
+        "N/A" if size < 0 else humanize.size(size),  # not measurable, as system df -v says
+        _users_cell(users),
+        _ago(created, now),
+    )
+    order = (shown, volume.driver, mountpoint, size, len(users), created)
+    return Row(volume.name, cells, order)
+
+
+def _users_cell(names: list[str]) -> str:
+    """As many names as fit the column, then how many more: "web, db +3"."""
+    shown: list[str] = []
+    for name in names:
+        more = len(names) - len(shown) - 1  # left out if the list stopped after this one
+        wanted = len(", ".join([*shown, name])) + (len(f" +{more}") if more else 0)
+        if shown and wanted > _USERS_WIDTH:
+            break
+        shown.append(name)
+    rest = len(names) - len(shown)
+    return ", ".join(shown) + (f" +{rest}" if rest else "")

@@ -212,14 +212,18 @@ async def test_views_switch_with_brackets_and_numbers_from_any_screen(engine_pat
         await pilot.press("right_square_bracket")
         assert tabs.active == "images-tab"
         await pilot.press("right_square_bracket")
+        assert tabs.active == "volumes-tab"
+        await pilot.press("right_square_bracket")
         assert tabs.active == "containers-tab"
         await pilot.press("left_square_bracket")
+        assert tabs.active == "volumes-tab"
+        await pilot.press("2")
         assert tabs.active == "images-tab"
         await pilot.press("S")
         assert isinstance(app.screen, StatsScreen)
-        await pilot.press("1")  # back from stats to the views
+        await pilot.press("4")  # back from stats to the views
         await pilot.pause()
-        assert not isinstance(app.screen, StatsScreen) and tabs.active == "containers-tab"
+        assert not isinstance(app.screen, StatsScreen) and tabs.active == "volumes-tab"
 
 
 class _TableApp(App[None]):
@@ -252,4 +256,4 @@ def test_every_binding_has_a_unique_id_and_is_documented():
     table = markdown()
     assert all(f"`{binding_id}`" in table for binding_id in binding_ids())
     assert "| App-wide | `?` | Help | `berth.help` |" in table
-    assert "| Containers view, Images view | `/` | Filter | `table.filter` |" in table
+    assert "| Containers view, Images view, Volumes view | `/` | Filter | `table.filter` |" in table
