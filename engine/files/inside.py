@@ -41,7 +41,7 @@ from engine.process_identity import identity
 from engine.storage import overlay
 
 _KERNEL_MOUNTS = ("/proc", "/sys")
-#: what joining the container's mount namespace gives a bind mount's stub when it is missing
+#: the mode of a mount point made for a stopped container's bind, as the runtime makes it
 _MOUNT_POINT_MODE = 0o755
 
 
@@ -50,7 +50,6 @@ def main(argv: list[str]) -> None:
     try:
         syscalls.set_dumpable(False)
         _enter(spec["root"])
-        _seal_imports()
         _run(spec)
         sys.stdout.flush()
     except BerthError as error:
@@ -92,6 +91,7 @@ def _join(pid: int, expected: str, name: str) -> None:
         syscalls.setns(fd, syscalls.CLONE_NEWNS)  # root and cwd: the namespace's root
     finally:
         os.close(fd)
+    _seal_imports()
 
 
 def _overlay_root(root: dict) -> None:
@@ -111,6 +111,7 @@ def _overlay_root(root: dict) -> None:
     ]
     os.chdir(merged)
     os.chroot(".")
+    _seal_imports()
     for tree, bind, directory in trees:
         _attach(tree, bind, directory)
 
