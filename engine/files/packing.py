@@ -3,7 +3,8 @@
 The first member is the tree's root under the name the copy gives it (its base name,
 or "." when its contents are copied); an export leaves the root out. Owners are
 numeric only: nothing here looks up a user or group name, which would load the libnss
-modules of whatever root the process is in (CVE-2019-14271). No symlink below the root
+modules of whatever root the process is in (CVE-2019-14271). A file's capabilities
+(``security.capability``) go along, as in Docker's archives. No symlink below the root
 is followed, files are opened ``O_NOFOLLOW`` and streamed a megabyte at a time.
 """
 
@@ -19,6 +20,7 @@ from engine.errors import BerthError
 from engine.images.commit import tar_header
 
 CHUNK = 1 << 20
+_CAPABILITY = "security.capability"
 _OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK  # a FIFO swapped in never blocks
 
 
@@ -45,6 +47,14 @@ def write_tree(
             packer.children(path, "")
 
 
+def _capabilities(path: str) -> tuple[tuple[str, bytes], ...]:
+    """A file's capabilities, the one xattr Docker's archives carry (no SELinux labels)."""
+    try:
+        return ((_CAPABILITY, os.getxattr(path, _CAPABILITY, follow_symlinks=False)),)
+    except OSError:  # ENODATA: it has none
+        return ()
+
+
 class _Packer:
     def __init__(self, tar: tarfile.TarFile, device: int | None, skip: Collection[int]) -> None:
         self._tar = tar
@@ -54,7 +64,7 @@ class _Packer:
 
     def add(self, path: str, name: str, info: os.stat_result, *, follow: bool = False) -> None:
         mode = info.st_mode
-        header = tar_header(name, info)
+        header = tar_header(name, info, _capabilities(path) if stat.S_ISREG(mode) else ())
         if stat.S_ISDIR(mode):
             header.type = tarfile.DIRTYPE
             self._tar.addfile(header)

@@ -28,6 +28,7 @@ from typing import BinaryIO
 
 from engine.errors import BerthError, InvalidArgumentError, NotFoundError
 from engine.files.packing import CHUNK
+from engine.images.extract import apply_xattrs
 from engine.storage.space import is_no_space
 
 #: (uid, gid) every entry gets; None keeps the archive's own (cp -a)
@@ -238,6 +239,7 @@ class _Unpacker:
             fd = os.open(name, _DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
             try:
                 self._chown(fd, member)
+                self._xattrs(fd, member)
                 os.chmod(fd, stat.S_IMODE(member.mode))
             finally:
                 os.close(fd)
@@ -273,7 +275,8 @@ class _Unpacker:
             if source is not None:
                 shutil.copyfileobj(source, target, CHUNK)
             target.flush()
-            self._chown(target.fileno(), member)  # before chmod: it clears setuid bits
+            self._chown(target.fileno(), member)  # first: it clears setuid bits, capabilities
+            self._xattrs(target.fileno(), member)
             os.chmod(target.fileno(), stat.S_IMODE(member.mode))
             os.utime(target.fileno(), (member.mtime,) * 2)
 
@@ -316,6 +319,11 @@ class _Unpacker:
 
     def _chown(self, fd: int, member: tarfile.TarInfo | None) -> None:
         os.fchown(fd, *self._ids(member))
+
+    def _xattrs(self, fd: int, member: tarfile.TarInfo) -> None:
+        """With -a, the xattrs (file capabilities) too: who keeps owners keeps those."""
+        if self._owner is None:
+            apply_xattrs(member, fd)
 
     def _set_directory_times(self) -> None:
         self._descend([])

@@ -269,9 +269,7 @@ def _file_bytes(directory: str) -> int:
 
 def _apply_metadata(member: tarfile.TarInfo, path: str) -> None:
     os.lchown(path, member.uid, member.gid)  # first: it clears setuid bits and capabilities
-    for key, value in member.pax_headers.items():
-        if key.startswith(_XATTR_PREFIX):
-            _set_xattr(path, key.removeprefix(_XATTR_PREFIX), value)
+    apply_xattrs(member, path)
     if member.issym():
         os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
         return
@@ -280,13 +278,24 @@ def _apply_metadata(member: tarfile.TarInfo, path: str) -> None:
         os.utime(path, (member.mtime, member.mtime))
 
 
-def _set_xattr(path: str, key: str, value: str) -> None:
+def apply_xattrs(member: tarfile.TarInfo, target: str | int) -> None:
+    """Set the xattrs ``member``'s PAX header carries on ``target``: a path (a link
+    there is not followed) or an open fd. overlayfs's own are never taken from a tar."""
+    for key, value in member.pax_headers.items():
+        if key.startswith(_XATTR_PREFIX):
+            _set_xattr(target, key.removeprefix(_XATTR_PREFIX), value)
+
+
+def _set_xattr(target: str | int, key: str, value: str) -> None:
     if key.startswith(_OVERLAY_XATTRS):
         return
     # tarfile decodes PAX values as UTF-8 with surrogateescape; this restores the bytes.
     raw = value.encode("utf-8", "surrogateescape")
     try:
-        os.setxattr(path, key, raw, follow_symlinks=False)
+        if isinstance(target, int):
+            os.setxattr(target, key, raw)
+        else:
+            os.setxattr(target, key, raw, follow_symlinks=False)
     except OSError as error:
         # Like Docker: a file system without this xattr namespace still gets the file.
         if error.errno != errno.ENOTSUP:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import struct
 import subprocess
 import tarfile
 from pathlib import Path
@@ -203,3 +204,19 @@ async def test_engine_errors_name_the_container_and_path(engine, web) -> None:
         await engine.files.copy_from("gone", "/etc", "/tmp")
     with pytest.raises(BerthError, match="no such file or directory in container web: /nope"):
         await engine.files.copy_from("web", "/nope", io.BytesIO())
+
+
+def test_archive_keeps_file_capabilities(berth, web, tmp_path: Path) -> None:
+    """-a keeps a file's capabilities (security.capability, as Docker's archives carry
+    it) both ways; without -a a copy gains none."""
+    capability = struct.pack("<5I", 0x02000001, 1 << 13, 0, 0, 0)  # cap_net_raw+ep
+    tool = tmp_path / "tool"
+    tool.write_bytes(b"#!/bin/sh\n")
+    os.setxattr(tool, "security.capability", capability)
+    ok(berth, "cp", "-q", "-a", str(tool), "web:/kept")
+    ok(berth, "cp", "-q", str(tool), "web:/plain")
+    ok(berth, "cp", "-q", "-a", "web:/kept", str(tmp_path / "back"))
+    ok(berth, "cp", "-q", "-a", "web:/plain", str(tmp_path / "plain"))
+    assert os.getxattr(tmp_path / "back", "security.capability") == capability
+    with pytest.raises(OSError):
+        os.getxattr(tmp_path / "plain", "security.capability")
