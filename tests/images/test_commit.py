@@ -151,7 +151,7 @@ async def test_errors_are_one_line_and_leave_nothing_behind(engine, berth):
     assert bad.returncode == 1
     assert bad.stderr == (
         'berth: unsupported --change instruction: "RUN" (commit supports CMD, ENTRYPOINT, '
-        "ENV, EXPOSE, LABEL, STOPSIGNAL, USER, WORKDIR)\n"
+        "ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR)\n"
     )
     assert (await engine.containers.get("busy")).state == "running"  # not left paused
     invalid = berth("commit", "busy", "Bad:Name")

@@ -35,6 +35,8 @@ from engine.images.config import apply_changes, architecture, image_config, imag
         ("EXPOSE 8000-8002", {"ExposedPorts": {f"{p}/tcp": {} for p in (8000, 8001, 8002)}}),
         ('LABEL org.example="x y" v=1', {"Labels": {"org.example": "x y", "v": "1"}}),
         ("STOPSIGNAL SIGQUIT", {"StopSignal": "SIGQUIT"}),
+        ("VOLUME /data /logs", {"Volumes": {"/data": {}, "/logs": {}}}),
+        ('VOLUME ["/var/lib/db"]', {"Volumes": {"/var/lib/db": {}}}),
     ],
 )
 def test_each_instruction(change, expected):
@@ -53,7 +55,7 @@ def test_changes_accumulate_in_order():
     ("change", "message"),
     [
         ("RUN make", r'^unsupported --change instruction: "RUN" \(import supports CMD, '
-                     r"ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, WORKDIR\)$"),
+                     r"ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR\)$"),
         ("FROM scratch", 'unsupported --change instruction: "FROM"'),
         ("", 'unsupported --change instruction: ""'),
         ("CMD", "--change CMD needs an argument"),
@@ -68,6 +70,7 @@ def test_changes_accumulate_in_order():
         ("EXPOSE 90-80", 'invalid port "90-80"'),
         ("EXPOSE 80/icmp", 'invalid port "80/icmp"'),
         ("STOPSIGNAL NOPE", 'invalid signal: "NOPE"'),
+        ("VOLUME data", '"data" must be an absolute path'),
     ],
 )  # fmt: skip
 def test_bad_changes(change, message):
