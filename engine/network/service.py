@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import secrets
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,6 +31,15 @@ from engine.state import Database
 from engine.timestamps import now
 
 _MODES = (NO_NETWORK, HOST_NETWORK)
+# Host-wide, not per engine root: every root's bridges share the host's address space.
+_HOST_SUBNETS_LOCK = Path("/run/berth-subnets.lock")
+
+
+@contextmanager
+def _host_subnets_locked() -> Iterator[None]:
+    with open(_HOST_SUBNETS_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 class _NetworkOptions(Protocol):
@@ -94,13 +106,19 @@ class NetworkService:
 
         if subnet:
             network_subnet, network_gateway = ipam.parse_subnet(subnet, gateway)
-        else:
+            return self._add(name, network_subnet, network_gateway, internal)
+        # Engines under other roots pick from the same pool: the host's routes say what
+        # they took, so choosing and raising the bridge is one step host-wide.
+        with _host_subnets_locked():
             taken = [n.subnet for n in self._store.all()] + netlink.host_routes()
             network_subnet = ipam.free_subnet(taken, default=name == DEFAULT_NETWORK)
-            network_gateway = network_subnet.network_address + 1
+            return self._add(name, network_subnet, network_subnet.network_address + 1, internal)
+
+    def _add(self, name: str, subnet: IPv4Network, gateway: IPv4Address,
+             internal: bool) -> Network:  # fmt: skip
         network_id = secrets.token_hex(32)
-        network = Network(network_id, name, network_subnet, network_gateway,
-                          f"br-{network_id[:12]}", internal, now())  # fmt: skip
+        network = Network(network_id, name, subnet, gateway, f"br-{network_id[:12]}",
+                          internal, now())  # fmt: skip
         self._store.insert(network)  # the row first: a crash leaves a row, never a stray bridge
         self._ensure_bridge(network)
         return network
