@@ -1,0 +1,1 @@
+"""berth build: Dockerfiles to images with the engine's own containers."""
