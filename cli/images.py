@@ -39,7 +39,11 @@ def register(commands: argparse._SubParsersAction) -> argparse._SubParsersAction
     commit.set_defaults(handler=_commit, error_exit=1)
 
     images = commands.add_parser("images", help="list images")
+    images.add_argument("repository", nargs="?", metavar="REPOSITORY[:TAG]",
+                        help="only images of this name (a glob, as reference=)")  # fmt: skip
     images.add_argument("-q", "--quiet", action="store_true", help="only ids")
+    images.add_argument("-a", "--all", action="store_true",
+                        help="also a build's intermediate images")  # fmt: skip
     images.add_argument("--no-trunc", action="store_true", help="full ids")
     images.add_argument("--digests", action="store_true", help="show the repository digests")
     images.add_argument("-f", "--filter", action="append", default=[], metavar="FILTER",
@@ -110,8 +114,11 @@ _IMAGES_WITH_DIGESTS = _IMAGES_DEFAULT.replace("{{.Tag}}", "{{.Tag}}\t{{.Digest}
 
 async def _images(args: argparse.Namespace) -> int:
     dangling, references = _filters(args.filter)
+    if args.repository:
+        references.append(args.repository)
     engine = open_engine(args)
-    summaries = await engine.images.list(dangling=dangling, references=references)
+    summaries = await engine.images.list(dangling=dangling, references=references,
+                                         intermediate=args.all)  # fmt: skip
     if args.quiet:
         ids = dict.fromkeys(_short(s.id, args.no_trunc) for s in summaries)
         if ids:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from cli import (
+    build,
     containers,
     files,
     images,
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # not dest="command": run and create take the container's command under that name
     commands = parser.add_subparsers(dest="subcommand", metavar="COMMAND")
+    build.register(commands)
     containers.register(commands)
     files.register(commands)
     image_commands = images.register(commands)

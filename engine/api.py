@@ -11,6 +11,8 @@ contracts in pyproject.toml ([tool.importlinter]) hold every front end to it.
 from __future__ import annotations
 
 import os
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from engine import humanize
 from engine.attach.client import AttachClient
@@ -59,6 +61,9 @@ from engine.units import INT64_MAX, parse_size
 from engine.volumes.model import Volume, VolumeUsage
 from engine.volumes.service import VolumeService
 
+if TYPE_CHECKING:
+    from engine.build.service import BuildService
+
 __all__ = [  # noqa: RUF022 (grouped by what they are, not sorted)
     # the engine and its root
     "Engine", "engine_root",
@@ -75,6 +80,8 @@ __all__ = [  # noqa: RUF022 (grouped by what they are, not sorted)
     "DEFAULT_NETWORK", "HOST_NETWORK", "NO_NETWORK", "CONTAINER_PREFIX",
     # volumes
     "Volume", "VolumeUsage",
+    # builds: their options, their progress, their failure
+    "BuildOptions", "BuildEvent", "BuildError", "parse_build_args", "parse_build_secrets",  # noqa: F822 (module __getattr__)
     # disk usage and prune
     "DiskUsage", "ImageUsage", "ContainerUsage", "VolumeSpace", "PruneFilter",
     # stats
@@ -116,8 +123,29 @@ class Engine:
             )
         return cls(EnginePaths.resolve(root, runroot))
 
+    @cached_property
+    def build(self) -> BuildService:
+        """``berth build``; its modules load on first use, not with every command."""
+        from engine.build.service import BuildService
+
+        return BuildService(self.paths, self.db, self.images, self.containers)
+
     def close(self) -> None:
         self.db.close()
+
+
+def __getattr__(name: str) -> object:
+    """The build's names, imported only when a front end asks for one."""
+    from engine.build import builder, events, service
+
+    exported = {
+        "BuildOptions": builder.BuildOptions, "BuildError": builder.BuildError,
+        "BuildEvent": events.BuildEvent, "parse_build_args": service.build_args,
+        "parse_build_secrets": service.secrets,
+    }  # fmt: skip
+    if name not in exported:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return exported[name]
 
 
 def engine_root(root: str | None = None, runroot: str | None = None) -> str:

@@ -311,14 +311,18 @@ class ImageService:
     # -- finding images ----------------------------------------------------------
 
     async def list(
-        self, *, dangling: bool | None = None, references: Sequence[str] = ()
-    ) -> list[ImageSummary]:
+        self, *, dangling: bool | None = None, references: Sequence[str] = (),
+        intermediate: bool = False,
+    ) -> list[ImageSummary]:  # fmt: skip
         """Every image, newest first, dangling ones (no tags) included; Docker's filters:
         ``dangling`` keeps only untagged (True) or tagged (False) images, ``references``
-        (globs: ``busybox``, ``*/app:v*``) only images with a name one of them matches."""
-        return await asyncio.to_thread(self._list, dangling, references)
+        (globs: ``busybox``, ``*/app:v*``) only images with a name one of them matches.
+        A build's intermediate images (untagged, a later cached step built on them) are
+        left out unless ``intermediate`` (images -a)."""
+        return await asyncio.to_thread(self._list, dangling, references, intermediate)
 
-    def _list(self, dangling: bool | None, references: Sequence[str]) -> list[ImageSummary]:
+    def _list(self, dangling: bool | None, references: Sequence[str],
+              intermediate: bool = False) -> list[ImageSummary]:  # fmt: skip
         tags = self._names_by_image("SELECT name, image_id FROM tags")
         digests = self._names_by_image("SELECT name, image_id FROM repo_digests")
         counts = self._db.query("SELECT image_id, COUNT(*) AS n FROM containers GROUP BY image_id")
@@ -339,11 +343,17 @@ class ImageService:
             )
             for row in rows
         ]
+        parents = set() if intermediate else self._build_parents()
         return [
             summary for summary in summaries
             if (dangling is None or dangling == (not summary.repo_tags))
             and (not references or matches_reference(summary.repo_tags, references))
+            and (summary.repo_tags or summary.repo_digests or summary.id not in parents)
         ]  # fmt: skip
+
+    def _build_parents(self) -> set[str]:
+        """Images a cached build step was made on: a build's intermediate ones."""
+        return {row[0] for row in self._db.query("SELECT DISTINCT parent_id FROM build_cache")}
 
     def _names_by_image(self, query: str) -> dict[str, list[str]]:
         names: dict[str, list[str]] = {}
@@ -509,7 +519,7 @@ class ImageService:
         sizes = {row["id"]: row["size"] for row in self._db.query("SELECT id, size FROM layers")}
         lines: list[str] = []
         reclaimed = 0
-        for summary in self._list(None if all_unused else True, ()):
+        for summary in self._list(None if all_unused else True, (), all_unused):
             if only is not None and summary.id not in only:
                 continue
             with self._db.write() as tx:  # checked again under the lock

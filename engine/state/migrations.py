@@ -135,4 +135,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX container_mounts_by_volume ON container_mounts(volume);
     """,
+    # 8: the build cache: which image a build step made, by the step's key. An untagged
+    # image some cached step was built on is an intermediate one (hidden by `images`).
+    """
+    CREATE TABLE build_cache (
+        key         TEXT PRIMARY KEY,      -- sha256 of the parent image, the step and its inputs
+        image_id    TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        parent_id   TEXT NOT NULL,         -- the image the step ran on
+        description TEXT NOT NULL,         -- the step as written ("RUN make")
+        created     TEXT NOT NULL,
+        last_used   TEXT NOT NULL
+    );
+    CREATE INDEX build_cache_by_image ON build_cache(image_id);
+    CREATE INDEX build_cache_by_parent ON build_cache(parent_id);
+    """,
 )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from engine.build import cache as build_cache
 from engine.containers.bundle import container_dirs
 from engine.containers.model import Container
 from engine.containers.service import ContainerService
@@ -36,9 +37,6 @@ from engine.system.usage import (
 from engine.volumes.model import VolumeUsage
 from engine.volumes.service import tree_size
 
-# berth builds no images yet, so it keeps no build cache: the row Docker prints is all
-# zeros until `berth build` (issue 16) brings one, and reports it here.
-_BUILD_CACHE = Category("Build Cache", 0, 0, 0, 0)
 _NO_FILTER = PruneFilter()
 
 
@@ -100,8 +98,12 @@ class SystemService:
             VolumeSpace(name, len(usage.containers), usage.size)
             for name, usage in sorted(volumes.items())
         ]
-        rows = [image_row, container_category(container_rows), volume_category(volume_rows)]
-        return DiskUsage(images, container_rows, volume_rows, [*rows, _BUILD_CACHE])
+        entries, cache_bytes = build_cache.usage(self._db)
+        rows = [
+            image_row, container_category(container_rows), volume_category(volume_rows),
+            Category("Build Cache", entries, 0, cache_bytes, cache_bytes),
+        ]  # fmt: skip
+        return DiskUsage(images, container_rows, volume_rows, rows)
 
     def _image_layers(self) -> tuple[dict[str, set[str]], dict[str, int]]:
         """Each image's layer ids, and each layer's bytes, in one read."""
@@ -155,10 +157,19 @@ class SystemService:
         )
         only = await self._matching_images(filters)
         image_lines, image_bytes = await self._images.prune(all_unused=all_images, only=only)
+        _, cache_bytes = await self.prune_build_cache()
         return SystemPruned(
             containers.removed, [network.name for network in networks], volume_names,
-            image_lines, containers.reclaimed + volume_bytes + image_bytes,
+            image_lines, containers.reclaimed + volume_bytes + image_bytes + cache_bytes,
         )  # fmt: skip
+
+    async def prune_build_cache(self) -> tuple[list[str], int]:
+        """builder prune: every build cache entry, and the intermediate images only the
+        cache kept (untagged, no container's); their ids and the bytes freed."""
+        intermediate = await asyncio.to_thread(build_cache.intermediate_images, self._db)
+        await asyncio.to_thread(build_cache.forget, self._db)
+        _, reclaimed = await self._images.prune(all_unused=True, only=set(intermediate))
+        return intermediate, reclaimed
 
     async def _matching_networks(self, filters: PruneFilter) -> Collection[str]:
         # networks carry no labels in berth (network create has no --label)

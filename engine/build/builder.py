@@ -1,0 +1,610 @@
+"""A Dockerfile built step by step with the engine's own images and containers.
+
+Each step makes an image (untagged, in the build cache) on top of the one before: a
+metadata step (ENV, CMD...) only a new config and history entry; COPY, ADD and WORKDIR a
+layer written into the stage's overlay mounted for the step; RUN a layer of what a real
+container of the engine did. Stages build as tasks, so independent ones run at once; a
+stage waits only for the stages it names. Tags are applied once everything succeeded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import posixpath
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from engine.build import copying
+from engine.build import dockerfile as df
+from engine.build.cache import BuildCache, step_key
+from engine.build.dockerignore import Matcher
+from engine.build.events import CACHED, DONE, ERROR, OUTPUT, STARTED, WARNING, BuildEvent, Emit
+from engine.build.run_mounts import Prepared
+from engine.build.shell_lex import ShellLex
+from engine.build.sources import Selected, Tree, outside
+from engine.build.steps import StepRunner
+from engine.errors import BerthError, InvalidArgumentError, NotFoundError
+from engine.images import Image
+
+T = TypeVar("T")
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_SHELL = ("/bin/sh", "-c")
+# Build args every Dockerfile may use without declaring them (Docker's list).
+PROXY_ARGS = frozenset(
+    name
+    for base in ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
+    for name in (base, base.lower())
+)
+
+
+class BuildError(BerthError):
+    """A build failed; the message is BuildKit's (``failed to solve: ...``)."""
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    dockerfile: str  # its text
+    context: Path | None  # None: no context (a Dockerfile read from stdin)
+    ignore: Matcher | None = None  # .dockerignore of the context
+    dockerfile_name: str = "Dockerfile"  # as messages name it
+    tags: tuple[str, ...] = ()
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    target: str | None = None
+    no_cache: bool = False
+    pull: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+    network: str = "bridge"
+    secrets: Mapping[str, Path] = field(default_factory=dict)
+    platform: str | None = None
+
+
+@dataclass
+class StageState:
+    """Where a stage stands: its latest image, the config steps have changed since, and
+    what the next step expands with."""
+
+    image: Image
+    config: dict[str, Any]  # the image config's "config", with the steps since applied
+    pending: list[str]  # created_by of metadata steps since ``image`` (empty_layer history)
+    args: dict[str, str]  # ARGs declared in this stage, with their values
+    cmd_set: bool = False  # a CMD in this stage: ENTRYPOINT no longer clears it
+
+    @property
+    def shell(self) -> list[str]:
+        return list(self.config.get("Shell") or DEFAULT_SHELL)
+
+
+class Build:
+    """One ``berth build``: run by :meth:`run`, reporting through ``emit``."""
+
+    def __init__(
+        self,
+        steps: StepRunner,
+        cache: BuildCache,
+        find_image: Callable[[str, bool], Awaitable[Image]],
+        tag: Callable[[str, str], Awaitable[Image]],
+        options: BuildOptions,
+        emit: Emit,
+    ) -> None:
+        self._steps = steps
+        self._cache = cache
+        self._find_image = find_image
+        self._tag = tag
+        self._options = options
+        self._emit = emit
+        self._numbers = 0
+        self._tasks: dict[int, asyncio.Task[StageState]] = {}
+        self._used_args: set[str] = set()
+
+    async def run(self) -> Image:
+        name = f"[internal] load build definition from {self._options.dockerfile_name}"
+        parsed, (meta_args, stages) = self._step_sync(name, self._parse)
+        self._lex = ShellLex(parsed.directives.escape)
+        self._stages = stages
+        self._global = self._meta_args(meta_args)
+        target = self._target_index(stages)
+        state = await self._stage(target)
+        image = await self._finish(state.image)
+        unused = sorted(set(self._options.build_args) - self._used_args - PROXY_ARGS)
+        if unused:
+            self._emit(
+                BuildEvent(0, "", WARNING, f"One or more build-args {unused} were not consumed")
+            )
+        return image
+
+    # -- the definition ------------------------------------------------------------------
+
+    def _parse(self) -> tuple[df.Dockerfile, tuple[list[df.ArgCommand], list[df.Stage]]]:
+        parsed = df.parse(self._options.dockerfile)
+        return parsed, df.stages(parsed)
+
+    def _meta_args(self, meta_args: list[df.ArgCommand]) -> dict[str, str]:
+        """The ARGs before the first FROM: what FROM lines expand with."""
+        values: dict[str, str] = {}
+        for command in meta_args:
+            for name, default in command.pairs:
+                values[name] = self._arg_value(name, default, values)
+        return values
+
+    def _arg_value(self, name: str, default: str | None, env: Mapping[str, str]) -> str | None:
+        if name in self._options.build_args:
+            self._used_args.add(name)
+            return self._options.build_args[name]
+        return None if default is None else self._lex.process_word(default, env)
+
+    def _target_index(self, stages: list[df.Stage]) -> int:
+        if not stages:
+            raise BuildError("failed to solve: the Dockerfile has no FROM")
+        if self._options.target is None:
+            return len(stages) - 1
+        for stage in stages:
+            if stage.name == self._options.target.lower():
+                return stage.index
+        raise BuildError(
+            f'failed to solve: target stage "{self._options.target}" could not be found'
+        )
+
+    # -- stages --------------------------------------------------------------------------
+
+    def _stage(self, index: int) -> asyncio.Task[StageState]:
+        """The task that builds stage ``index``, started on first demand."""
+        if index not in self._tasks:
+            self._tasks[index] = asyncio.ensure_future(self._build_stage(self._stages[index]))
+        return self._tasks[index]
+
+    def stage_by_name(self, name: str, before: int) -> int | None:
+        """The index of stage ``name`` (a name or a number) defined before ``before``."""
+        for stage in self._stages[:before]:
+            if stage.name == name.lower() or str(stage.index) == name:
+                return stage.index
+        return None
+
+    async def _build_stage(self, stage: df.Stage) -> StageState:
+        label = self._label(stage)
+        total = 1 + sum(isinstance(command, _FILE_STEPS) for command in stage.commands)
+        base_name = self._lex.process_word(stage.base, self._global)
+        earlier = self.stage_by_name(base_name, stage.index)
+        if earlier is not None:
+            base = (await self._stage(earlier)).image
+            self._emit_cached_from(f"[{label}1/{total}] FROM {base_name}")
+        else:
+            name = f"[{label}1/{total}] FROM {base_name}"
+            base = await self._timed(name, lambda: self._base_image(base_name))
+        config = json.loads(json.dumps(base.config.get("config", {})))
+        state = StageState(base, config, [], {})
+        position = 1
+        for trigger in config.pop("OnBuild", None) or []:
+            command = _trigger(trigger)
+            position += isinstance(command, _FILE_STEPS)
+            await self._command(state, command, f"[{label}{position}/{total}] ", stage)
+        for command in stage.commands:
+            position += isinstance(command, _FILE_STEPS)
+            await self._command(state, command, f"[{label}{position}/{total}] ", stage)
+        await self._settle(state)
+        return state
+
+    def _emit_cached_from(self, name: str) -> None:
+        self._emit(BuildEvent(self._next_number(), name, CACHED))
+
+    def _label(self, stage: df.Stage) -> str:
+        if len(self._stages) == 1:
+            return ""
+        return f"{stage.name or f'stage-{stage.index}'} "
+
+    async def _base_image(self, name: str) -> Image:
+        if name == "scratch":
+            return await self._steps.scratch()
+        return await self._find_image(name, self._options.pull)
+
+    async def _finish(self, image: Image) -> Image:
+        """The built image with --label applied, tagged; only now, as all went well."""
+        if self._options.labels:
+            config = json.loads(json.dumps(image.config.get("config", {})))
+            config["Labels"] = {**(config.get("Labels") or {}), **self._options.labels}
+            image = await self._steps.relabel(image, config)
+        for tag in self._options.tags:
+            await self._tag(image.id, tag)
+        return image
+
+    # -- steps ---------------------------------------------------------------------------
+
+    async def _command(self, state: StageState, command: Any, prefix: str,
+                       stage: df.Stage) -> None:  # fmt: skip
+        handlers = {
+            df.ArgCommand: self._arg, df.EnvCommand: self._set_env,
+            df.LabelCommand: self._set_labels, df.MaintainerCommand: self._maintainer,
+            df.CmdCommand: self._cmd, df.EntrypointCommand: self._entrypoint,
+            df.ShellCommand: self._shell, df.ExposeCommand: self._expose,
+            df.VolumeCommand: self._volume, df.UserCommand: self._user,
+            df.StopsignalCommand: self._stopsignal, df.HealthcheckCommand: self._healthcheck,
+            df.OnbuildCommand: self._onbuild, df.WorkdirCommand: self._workdir,
+            df.CopyCommand: self._copy, df.AddCommand: self._copy, df.RunCommand: self._run,
+        }  # fmt: skip
+        name = prefix + command.instruction.original
+        try:
+            await handlers[type(command)](state, command, name, stage)
+        except (InvalidArgumentError, NotFoundError) as error:
+            if isinstance(error, BuildError):
+                raise
+            raise BuildError(f"failed to solve: {error}") from None
+
+    def expansion_env(self, state: StageState) -> dict[str, str]:
+        """What a step expands with: the stage's ARGs, then its ENV over them."""
+        env = dict(state.args)
+        for entry in state.config.get("Env") or []:
+            key, _, value = entry.partition("=")
+            env[key] = value
+        return env
+
+    def _expand(self, state: StageState, word: str) -> str:
+        value, used = self._lex.process_word_with_matches(word, self.expansion_env(state))
+        self._used_args.update(name for name in used if name in state.args)
+        return value
+
+    def _expand_words(self, state: StageState, words: Sequence[str]) -> list[str]:
+        return [self._expand(state, word) for word in words]
+
+    def _meta(self, state: StageState, created_by: str) -> None:
+        """A metadata step: its effect is in ``state.config``; its history entry waits
+        for the next step with files, or the end of the stage."""
+        state.pending.append(created_by)
+
+    async def _settle(self, state: StageState) -> None:
+        """``state.image`` made to hold the config and history of the steps since."""
+        if not state.pending and state.config == state.image.config.get("config", {}):
+            return
+        config = json.loads(json.dumps(state.config))
+        key = step_key(state.image.id, "\n".join(state.pending), {}, _canonical(config))
+        image = None if self._options.no_cache else await asyncio.to_thread(self._cache.find, key)
+        if image is not None:
+            state.image = await self._steps.image(image)
+        else:
+            made = await self._steps.derive(state.image, config, state.pending)
+            await asyncio.to_thread(self._cache.record, key, made.id, state.image.id,
+                                    "; ".join(state.pending))  # fmt: skip
+            state.image = made
+        state.pending = []
+
+    async def _file_step(
+        self,
+        state: StageState,
+        name: str,
+        created_by: str,
+        inputs: str,
+        args: Mapping[str, str],
+        make: Callable[[int, float], Awaitable[Image]],
+    ) -> None:
+        """A step with files: the cached image for its key, or ``make``'s, recorded."""
+        await self._settle(state)
+        key = step_key(state.image.id, created_by, args, inputs)
+        number = self._next_number()
+        if not self._options.no_cache:
+            found = await asyncio.to_thread(self._cache.find, key)
+            if found is not None:
+                self._emit(BuildEvent(number, name, CACHED))
+                state.image = await self._steps.image(found)
+                return
+        self._emit(BuildEvent(number, name, STARTED))
+        started = time.monotonic()
+        try:
+            image = await make(number, started)
+        except BerthError as error:
+            self._emit(BuildEvent(number, name, ERROR, str(error), time.monotonic() - started))
+            raise BuildError(f"failed to solve: {error}") from None
+        await asyncio.to_thread(self._cache.record, key, image.id, state.image.id, name)
+        self._emit(BuildEvent(number, name, DONE, elapsed=time.monotonic() - started))
+        state.image = image
+
+    async def _timed(self, name: str, work: Callable[[], Awaitable[T]]) -> T:
+        number = self._next_number()
+        self._emit(BuildEvent(number, name, STARTED))
+        started = time.monotonic()
+        try:
+            result = await work()
+        except BerthError as error:
+            self._emit(BuildEvent(number, name, ERROR, str(error), time.monotonic() - started))
+            raise BuildError(f"failed to solve: {error}") from None
+        self._emit(BuildEvent(number, name, DONE, elapsed=time.monotonic() - started))
+        return result
+
+    def _step_sync(self, name: str, work: Callable[[], T]) -> T:
+        number = self._next_number()
+        self._emit(BuildEvent(number, name, STARTED))
+        started = time.monotonic()
+        try:
+            result = work()
+        except BerthError as error:
+            self._emit(BuildEvent(number, name, ERROR, str(error), time.monotonic() - started))
+            raise BuildError(f"failed to solve: {error}") from None
+        self._emit(BuildEvent(number, name, DONE, elapsed=time.monotonic() - started))
+        return result
+
+    def _next_number(self) -> int:
+        self._numbers += 1
+        return self._numbers
+
+    # -- metadata instructions -----------------------------------------------------------
+
+    async def _arg(self, state: StageState, command: df.ArgCommand, name: str, _: df.Stage) -> None:
+        shown = []
+        for arg, default in command.pairs:
+            value = self._arg_value(arg, default, self.expansion_env(state))
+            if value is None and arg in self._global:
+                value = self._global[arg]  # a meta ARG declared again, without a value
+            if value is not None:
+                state.args[arg] = value
+            shown.append(f"{arg}={value}" if value is not None else arg)
+        self._meta(state, "ARG " + " ".join(shown))
+
+    async def _set_env(
+        self, state: StageState, command: df.EnvCommand, name: str, _: df.Stage
+    ) -> None:
+        entries = dict(entry.partition("=")[::2] for entry in state.config.get("Env") or [])
+        shown = []
+        for key, value in command.pairs:
+            key, value = self._expand(state, key), self._expand(state, value)
+            entries[key] = value
+            state.config["Env"] = [f"{k}={v}" for k, v in entries.items()]
+            shown.append(f"{key}={value}")
+        self._meta(state, "ENV " + " ".join(shown))
+
+    async def _set_labels(self, state: StageState, command: df.LabelCommand, name: str,
+                          _: df.Stage) -> None:  # fmt: skip
+        labels = dict(state.config.get("Labels") or {})
+        shown = []
+        for key, value in command.pairs:
+            key, value = self._expand(state, key), self._expand(state, value)
+            labels[key] = value
+            shown.append(f"{key}={value}")
+        state.config["Labels"] = labels
+        self._meta(state, "LABEL " + " ".join(shown))
+
+    async def _maintainer(self, state: StageState, command: df.MaintainerCommand, name: str,
+                          _: df.Stage) -> None:  # fmt: skip
+        # Deprecated; kept as the label Docker's docs suggest in its place.
+        state.config["Labels"] = {**(state.config.get("Labels") or {}), "maintainer": command.name}
+        self._meta(state, f"MAINTAINER {command.name}")
+
+    async def _cmd(self, state: StageState, command: df.CmdCommand, name: str, _: df.Stage) -> None:
+        state.config["Cmd"] = self._command_form(state, command.cmd, command.json)
+        state.cmd_set = True
+        self._meta(state, "CMD " + _go_quoted(state.config["Cmd"]))
+
+    async def _entrypoint(self, state: StageState, command: df.EntrypointCommand, name: str,
+                          _: df.Stage) -> None:  # fmt: skip
+        state.config["Entrypoint"] = self._command_form(state, command.cmd, command.json)
+        if not state.cmd_set:
+            state.config.pop("Cmd", None)  # an inherited CMD no longer applies
+        self._meta(state, "ENTRYPOINT " + _go_quoted(state.config["Entrypoint"]))
+
+    def _command_form(self, state: StageState, cmd: Sequence[str], json_form: bool) -> list[str]:
+        return list(cmd) if json_form else [*state.shell, " ".join(cmd)]
+
+    async def _shell(
+        self, state: StageState, command: df.ShellCommand, name: str, _: df.Stage
+    ) -> None:
+        state.config["Shell"] = list(command.shell)
+        self._meta(state, "SHELL " + _go_quoted(command.shell))
+
+    async def _expose(self, state: StageState, command: df.ExposeCommand, name: str,
+                      _: df.Stage) -> None:  # fmt: skip
+        ports = dict(state.config.get("ExposedPorts") or {})
+        for word in command.ports:
+            for port in self._lex.process_words(word, self.expansion_env(state)):
+                ports[port if "/" in port else f"{port}/tcp"] = {}
+        state.config["ExposedPorts"] = ports
+        self._meta(state, "EXPOSE map[" + " ".join(f"{port}:{{}}" for port in sorted(ports)) + "]")
+
+    async def _volume(self, state: StageState, command: df.VolumeCommand, name: str,
+                      _: df.Stage) -> None:  # fmt: skip
+        volumes = dict(state.config.get("Volumes") or {})
+        for path in self._expand_words(state, command.paths):
+            if not path:
+                raise InvalidArgumentError("VOLUME specified can not be an empty string")
+            volumes[path] = {}
+        state.config["Volumes"] = volumes
+        self._meta(state, "VOLUME " + _go_quoted(list(volumes)))
+
+    async def _user(
+        self, state: StageState, command: df.UserCommand, name: str, _: df.Stage
+    ) -> None:
+        state.config["User"] = self._expand(state, command.user)
+        self._meta(state, f"USER {state.config['User']}")
+
+    async def _stopsignal(self, state: StageState, command: df.StopsignalCommand, name: str,
+                          _: df.Stage) -> None:  # fmt: skip
+        state.config["StopSignal"] = self._expand(state, command.signal)
+        self._meta(state, f"STOPSIGNAL {state.config['StopSignal']}")
+
+    async def _healthcheck(self, state: StageState, command: df.HealthcheckCommand, name: str,
+                           _: df.Stage) -> None:  # fmt: skip
+        check: dict[str, Any] = {"Test": list(command.test)}
+        for field_name, value in (("Interval", command.interval), ("Timeout", command.timeout),
+                                  ("StartPeriod", command.start_period),
+                                  ("StartInterval", command.start_interval),
+                                  ("Retries", command.retries)):  # fmt: skip
+            if value:
+                check[field_name] = value
+        state.config["Healthcheck"] = check
+        self._meta(state, "HEALTHCHECK " + json.dumps(check, separators=(",", ":")))
+
+    async def _onbuild(self, state: StageState, command: df.OnbuildCommand, name: str,
+                       _: df.Stage) -> None:  # fmt: skip
+        state.config["OnBuild"] = [*(state.config.get("OnBuild") or []), command.expression]
+        self._meta(state, f"ONBUILD {command.expression}")
+
+    # -- instructions with files ---------------------------------------------------------
+
+    def _absolute(self, state: StageState, path: str) -> str:
+        """A container path, relative ones taken from the working directory."""
+        if path.startswith("/"):
+            return path
+        joined = posixpath.join(state.config.get("WorkingDir") or "/", path)
+        return joined + ("/" if path.endswith("/") and not joined.endswith("/") else "")
+
+    async def _workdir(self, state: StageState, command: df.WorkdirCommand, name: str,
+                       _: df.Stage) -> None:  # fmt: skip
+        path = posixpath.normpath(self._absolute(state, self._expand(state, command.path)))
+        state.config["WorkingDir"] = path
+        created_by = f"WORKDIR {path}"
+        config = dict(state.config)
+
+        async def make(number: int, started: float) -> Image:
+            return await self._steps.files(
+                state.image, config, created_by, lambda rootfs: copying.make_directory(rootfs, path)
+            )
+
+        await self._file_step(state, name, created_by, "", {}, make)
+
+    async def _copy(self, state: StageState, command: df.CopyCommand | df.AddCommand, name: str,
+                    stage: df.Stage) -> None:  # fmt: skip
+        keyword = "ADD" if isinstance(command, df.AddCommand) else "COPY"
+        sources = self._expand_words(state, command.sources)
+        destination = self._absolute(state, self._expand(state, command.dest))
+        chown = self._expand(state, command.chown) if command.chown else None
+        mode = _chmod(command.chmod) if command.chmod else None
+        from_ = getattr(command, "from_", None)
+        from_ = self._expand(state, from_) if from_ else None
+        created_by = f"{keyword} {' '.join(sources)} {command.dest} # buildkit"
+        flags = json.dumps([chown, command.chmod, from_], separators=(",", ":"))
+        config = dict(state.config)
+        if command.heredocs:
+            sources = [doc.name for doc in command.heredocs]
+        async with self._source_tree(from_, stage, command) as tree:
+            selected = await asyncio.to_thread(self._select, tree, sources, keyword)
+            inputs = flags + await asyncio.to_thread(tree.digest, selected)
+
+            async def make(number: int, started: float) -> Image:
+                def write(rootfs: Path) -> None:
+                    owner = copying.owner(rootfs, chown, keep=from_ is not None)
+                    copying.copy(rootfs, tree, selected, destination, owner=owner, mode=mode,
+                                 keyword=keyword, extract=keyword == "ADD")  # fmt: skip
+
+                return await self._steps.files(state.image, config, created_by, write)
+
+            await self._file_step(state, name, created_by, inputs, {}, make)
+
+    def _select(self, tree: Tree, sources: list[str], keyword: str) -> list[Selected]:
+        for source in sources:
+            if tree.shown == "" and outside(source):
+                raise InvalidArgumentError(
+                    f"{keyword} failed: forbidden path outside the build context: {source}"
+                )
+        return tree.select(sources)
+
+    @contextlib.asynccontextmanager
+    async def _source_tree(self, from_: str | None, stage: df.Stage,
+                           command: Any) -> AsyncIterator[Tree]:  # fmt: skip
+        if command.heredocs:  # COPY <<EOF /file: the documents are the sources
+            with self._steps.documents({doc.name: doc.content for doc in command.heredocs}) as root:
+                yield Tree(root, None, shown="the Dockerfile's documents")
+            return
+        if from_ is None:
+            if self._options.context is None:
+                raise InvalidArgumentError(
+                    f"{command.instruction.keyword} needs a build context: none was given"
+                )
+            yield Tree(self._options.context, self._options.ignore)
+            return
+        image = await self._image_named(from_, stage)
+        with self._steps.read_only(image) as root:
+            yield Tree(root, None, shown=from_)
+
+    async def _run(self, state: StageState, command: df.RunCommand, name: str,
+                   stage: df.Stage) -> None:  # fmt: skip
+        argv = self._run_argv(state, command)
+        args = {key: value for key, value in state.args.items()
+                if key not in _env_names(state.config)}  # fmt: skip
+        self._used_args.update(args)
+        shown_args = (
+            f"|{len(args)} " + " ".join(f"{k}={v}" for k, v in sorted(args.items())) + " "
+            if args
+            else ""
+        )
+        created_by = f"RUN {shown_args}{' '.join(argv)} # buildkit"
+        network = command.network or self._options.network
+        script = command.executable_heredoc()
+        mounts = Prepared(
+            command.mounts,
+            self._steps.cache_mounts,
+            self._steps.tmp,
+            self._options.secrets,
+            lambda from_: self._mount_tree(from_, stage),
+            {f"/dev/pipes/{script.name}": script.content} if script else {},
+        )
+        inputs = json.dumps([network, list(command.mounts)], separators=(",", ":"))
+        config = dict(state.config)
+
+        async def make(number: int, started: float) -> Image:
+            def output(text: str) -> None:
+                self._emit(BuildEvent(number, name, OUTPUT, text, time.monotonic() - started))
+
+            async with mounts.ready() as (binds, tmpfs):
+                return await self._steps.run(
+                    state.image, argv, env=[f"{k}={v}" for k, v in args.items()],
+                    network=network, mounts=binds, tmpfs=tmpfs, config=config,
+                    created_by=created_by, output=output,
+                )  # fmt: skip
+
+        await self._file_step(state, name, created_by, inputs, args, make)
+
+    async def _mount_tree(self, from_: str | None,
+                          stage: df.Stage) -> contextlib.AbstractContextManager[Path]:  # fmt: skip
+        """A RUN --mount's tree: the context, or a stage's or image's files (read-only)."""
+        if from_ is None:
+            if self._options.context is None:
+                raise InvalidArgumentError("RUN --mount needs a build context: none was given")
+            return contextlib.nullcontext(self._options.context)
+        return self._steps.read_only(await self._image_named(from_, stage))
+
+    async def _image_named(self, name: str, stage: df.Stage) -> Image:
+        """A stage before ``stage`` by its name or number, else an image (pulled if missing)."""
+        earlier = self.stage_by_name(name, stage.index)
+        if earlier is not None:
+            return (await self._stage(earlier)).image
+        return await self._find_image(name, False)
+
+    def _run_argv(self, state: StageState, command: df.RunCommand) -> list[str]:
+        if command.json:
+            return list(command.cmd)
+        return [*state.shell, command.shell_command()]
+
+
+_FILE_STEPS = (df.RunCommand, df.CopyCommand, df.AddCommand, df.WorkdirCommand)
+
+
+def _trigger(text: str) -> Any:
+    """An ONBUILD trigger as the instruction it is."""
+    parsed = df.parse(f"FROM scratch\n{text}\n")
+    return df.stages(parsed)[1][0].commands[0]
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _env_names(config: Mapping[str, Any]) -> set[str]:
+    return {entry.partition("=")[0] for entry in config.get("Env") or []}
+
+
+def _go_quoted(items: Sequence[str]) -> str:
+    """A list as BuildKit's history shows it (Go's %q of a []string)."""
+    return "[" + " ".join(json.dumps(item) for item in items) + "]"
+
+
+def _chmod(text: str) -> int:
+    try:
+        mode = int(text, 8)
+    except ValueError:
+        raise InvalidArgumentError(
+            f'invalid --chmod "{text}": give octal permissions like 755'
+        ) from None
+    if not 0 <= mode <= 0o7777:
+        raise InvalidArgumentError(f'invalid --chmod "{text}": give octal permissions like 755')
+    return mode
