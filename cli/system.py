@@ -86,7 +86,7 @@ _CONTAINER_COLUMNS = {
     "Size": "SIZE", "RunningFor": "CREATED", "Status": "STATUS", "Names": "NAMES",
 }  # fmt: skip
 _VOLUME_COLUMNS = {"Name": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"}
-# berth keeps no build cache yet (issue 16's builder brings one): its table has no rows
+# the build cache is counted (df), not yet listed entry by entry: its -v table has no rows
 _BUILD_CACHE_HEADERS = ("CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE", "SHARED")
 
 

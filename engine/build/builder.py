@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from engine.build import copying
+from engine.build import copying, fetch
 from engine.build import dockerfile as df
 from engine.build.cache import BuildCache, step_key
 from engine.build.dockerignore import Matcher
@@ -30,6 +30,8 @@ from engine.build.sources import Selected, Tree, outside
 from engine.build.steps import StepRunner
 from engine.errors import BerthError, InvalidArgumentError, NotFoundError
 from engine.images import Image
+from engine.images.config import architecture
+from engine.timestamps import parse as parse_timestamp
 
 T = TypeVar("T")
 
@@ -73,6 +75,7 @@ class StageState:
     config: dict[str, Any]  # the image config's "config", with the steps since applied
     pending: list[str]  # created_by of metadata steps since ``image`` (empty_layer history)
     args: dict[str, str]  # ARGs declared in this stage, with their values
+    stamp: int  # ns: the time of what steps make (the base image's), for repeatable layers
     cmd_set: bool = False  # a CMD in this stage: ENTRYPOINT no longer clears it
 
     @property
@@ -125,11 +128,14 @@ class Build:
         return parsed, df.stages(parsed)
 
     def _meta_args(self, meta_args: list[df.ArgCommand]) -> dict[str, str]:
-        """The ARGs before the first FROM: what FROM lines expand with."""
-        values: dict[str, str] = {}
+        """The ARGs before the first FROM, and the platform ones BuildKit defines there:
+        what FROM lines expand with, and what a stage's ARG without a value takes."""
+        values = platform_args(self._options.platform)
         for command in meta_args:
             for name, default in command.pairs:
-                values[name] = self._arg_value(name, default, values)
+                value = self._arg_value(name, default, values)
+                if value is not None:
+                    values[name] = value
         return values
 
     def _arg_value(self, name: str, default: str | None, env: Mapping[str, str]) -> str | None:
@@ -169,6 +175,8 @@ class Build:
         label = self._label(stage)
         total = 1 + sum(isinstance(command, _FILE_STEPS) for command in stage.commands)
         base_name = self._lex.process_word(stage.base, self._global)
+        if stage.platform:
+            platform_args(self._lex.process_word(stage.platform, self._global))
         earlier = self.stage_by_name(base_name, stage.index)
         if earlier is not None:
             base = (await self._stage(earlier)).image
@@ -177,7 +185,7 @@ class Build:
             name = f"[{label}1/{total}] FROM {base_name}"
             base = await self._timed(name, lambda: self._base_image(base_name))
         config = json.loads(json.dumps(base.config.get("config", {})))
-        state = StageState(base, config, [], {})
+        state = StageState(base, config, [], {}, _stamp(base))
         position = 1
         for trigger in config.pop("OnBuild", None) or []:
             command = _trigger(trigger)
@@ -204,12 +212,19 @@ class Build:
 
     async def _finish(self, image: Image) -> Image:
         """The built image with --label applied, tagged; only now, as all went well."""
+        number = self._next_number()
+        name = "exporting to image"
+        self._emit(BuildEvent(number, name, STARTED))
+        started = time.monotonic()
         if self._options.labels:
             config = json.loads(json.dumps(image.config.get("config", {})))
             config["Labels"] = {**(config.get("Labels") or {}), **self._options.labels}
             image = await self._steps.relabel(image, config)
+        self._emit(BuildEvent(number, name, OUTPUT, f"writing image {image.id} done\n"))
         for tag in self._options.tags:
-            await self._tag(image.id, tag)
+            image = await self._tag(image.id, tag)  # the image as it is now, with the tag
+            self._emit(BuildEvent(number, name, OUTPUT, f"naming to {tag} done\n"))
+        self._emit(BuildEvent(number, name, DONE, elapsed=time.monotonic() - started))
         return image
 
     # -- steps ---------------------------------------------------------------------------
@@ -457,7 +472,7 @@ class Build:
 
         async def make(number: int, started: float) -> Image:
             return await self._steps.files(
-                state.image, config, created_by, lambda rootfs: copying.make_directory(rootfs, path)
+                state.image, config, created_by, lambda rootfs: _workdir(rootfs, path, state.stamp)
             )
 
         await self._file_step(state, name, created_by, "", {}, make)
@@ -474,17 +489,23 @@ class Build:
         created_by = f"{keyword} {' '.join(sources)} {command.dest} # buildkit"
         flags = json.dumps([chown, command.chmod, from_], separators=(",", ":"))
         config = dict(state.config)
+        urls = [source for source in sources if keyword == "ADD" and fetch.is_url(source)]
         if command.heredocs:
             sources = [doc.name for doc in command.heredocs]
-        async with self._source_tree(from_, stage, command) as tree:
+        async with self._source_tree(from_, stage, command, urls) as tree:
+            if urls:
+                sources = [path.name for path in sorted(tree.root.iterdir())]
             selected = await asyncio.to_thread(self._select, tree, sources, keyword)
             inputs = flags + await asyncio.to_thread(tree.digest, selected)
+
+            unpack = keyword == "ADD" and not urls  # ADD unpacks local archives only
+            stamp = state.stamp
 
             async def make(number: int, started: float) -> Image:
                 def write(rootfs: Path) -> None:
                     owner = copying.owner(rootfs, chown, keep=from_ is not None)
                     copying.copy(rootfs, tree, selected, destination, owner=owner, mode=mode,
-                                 keyword=keyword, extract=keyword == "ADD")  # fmt: skip
+                                 stamp=stamp, keyword=keyword, extract=unpack)  # fmt: skip
 
                 return await self._steps.files(state.image, config, created_by, write)
 
@@ -499,8 +520,17 @@ class Build:
         return tree.select(sources)
 
     @contextlib.asynccontextmanager
-    async def _source_tree(self, from_: str | None, stage: df.Stage,
-                           command: Any) -> AsyncIterator[Tree]:  # fmt: skip
+    async def _source_tree(self, from_: str | None, stage: df.Stage, command: Any,
+                           urls: list[str]) -> AsyncIterator[Tree]:  # fmt: skip
+        if urls:  # ADD https://...: the files fetched are the sources
+            if len(urls) != len(command.sources):
+                raise InvalidArgumentError("berth cannot ADD URLs and local files in one step")
+            checksum = getattr(command, "checksum", None)
+            with self._steps.scratch_dir("fetch") as directory:
+                for url in urls:
+                    await asyncio.to_thread(fetch.download, url, directory, checksum)
+                yield Tree(directory, None, shown="the downloads")
+            return
         if command.heredocs:  # COPY <<EOF /file: the documents are the sources
             with self._steps.documents({doc.name: doc.content for doc in command.heredocs}) as root:
                 yield Tree(root, None, shown="the Dockerfile's documents")
@@ -574,6 +604,34 @@ class Build:
         if command.json:
             return list(command.cmd)
         return [*state.shell, command.shell_command()]
+
+
+def platform_args(requested: str | None) -> dict[str, str]:
+    """BuildKit's automatic platform ARGs; berth builds for this host's platform only."""
+    host = f"linux/{architecture()}"
+    if requested and requested not in (host, architecture()):
+        raise InvalidArgumentError(
+            f'berth builds only for this host\'s platform {host}, not "{requested}"'
+        )
+    values = {}
+    for prefix in ("BUILD", "TARGET"):
+        values |= {f"{prefix}PLATFORM": host, f"{prefix}OS": "linux",
+                   f"{prefix}ARCH": architecture(), f"{prefix}VARIANT": ""}  # fmt: skip
+    return values
+
+
+def _workdir(rootfs: Path, path: str, stamp: int) -> None:
+    """WORKDIR's directory, made if missing; what it made gets ``stamp`` as its time."""
+    times = copying.DirectoryTimes(rootfs, stamp)
+    times.note(path)
+    copying.make_directory(rootfs, path)
+    times.restore()
+
+
+def _stamp(image: Image) -> int:
+    """The time of the directories a stage's steps make: its base image's creation."""
+    created = image.config.get("created")
+    return int(parse_timestamp(created) * 1e9) if created else 0
 
 
 _FILE_STEPS = (df.RunCommand, df.CopyCommand, df.AddCommand, df.WorkdirCommand)

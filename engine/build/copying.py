@@ -40,10 +40,12 @@ def owner(rootfs: Path, chown: str | None, *, keep: bool) -> Owner:
 
 def copy(
     rootfs: Path, tree: Tree, selected: Sequence[Selected], destination: str, *,
-    owner: Owner, mode: int | None, keyword: str = "COPY", extract: bool = False,
+    owner: Owner, mode: int | None, stamp: int, keyword: str = "COPY", extract: bool = False,
 ) -> None:  # fmt: skip
     """Write ``selected`` (from ``tree``) at the absolute container path ``destination``;
-    with ``extract`` (ADD), a local tar archive is unpacked there instead."""
+    with ``extract`` (ADD), a local tar archive is unpacked there instead. Directories on
+    the way keep their times, and those made get ``stamp`` (ns): the same inputs give
+    the same layer."""
     into_directory = destination.endswith("/") or _is_directory(rootfs, destination)
     if len(selected) > 1 and not destination.endswith("/"):
         raise InvalidArgumentError(
@@ -51,6 +53,8 @@ def copy(
             "a directory and end with a /"
         )
     writer = _Writer(owner, mode)
+    times = DirectoryTimes(rootfs, stamp)
+    times.note(destination if into_directory or len(selected) > 1 else os.path.dirname(destination))
     for item in selected:
         if extract and stat.S_ISREG(item.info.st_mode) and _is_archive(item.host):
             _unpack(item.host, make_directory(rootfs, destination), owner)
@@ -65,6 +69,37 @@ def copy(
             parent, name = os.path.split(destination.rstrip("/"))
             writer.add(item.host, os.path.join(make_directory(rootfs, parent), name), item.info)
     writer.finish()
+    times.restore()
+
+
+class DirectoryTimes:
+    """The times of the directories on a path, put back once entries were written there."""
+
+    def __init__(self, rootfs: Path, stamp: int) -> None:
+        self._rootfs = rootfs
+        self._stamp = stamp
+        self._times: dict[Path, tuple[int, int] | None] = {}
+
+    def note(self, path: str) -> None:
+        """Remember the directories from the root down to ``path`` (None: to be made)."""
+        host = resolve(self._rootfs, path)
+        chain = [host, *host.parents]
+        for directory in chain[: chain.index(self._rootfs) + 1]:
+            if directory not in self._times:
+                info = _stat(directory)
+                self._times[directory] = (info.st_atime_ns, info.st_mtime_ns) if info else None
+
+    def restore(self) -> None:
+        for directory, times in self._times.items():
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(directory, ns=times or (self._stamp, self._stamp))
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None
 
 
 def make_directory(rootfs: Path, path: str, owner: tuple[int, int] = (0, 0)) -> str:

@@ -90,17 +90,23 @@ class StepRunner:
             yield merged
 
     @contextlib.contextmanager
+    def scratch_dir(self, kind: str) -> Iterator[Path]:
+        """An empty directory of this process's in the root's tmp/, gone afterwards."""
+        directory = scratch.new_dir(self._paths.tmp, kind)
+        try:
+            yield directory
+        finally:
+            scratch.remove(directory)
+
+    @contextlib.contextmanager
     def documents(self, files: dict[str, str]) -> Iterator[Path]:
         """A directory holding ``files`` (name: text), mode 0644: COPY <<EOF's sources."""
-        directory = scratch.new_dir(self._paths.tmp, "heredoc")
-        try:
+        with self.scratch_dir("heredoc") as directory:
             for name, text in files.items():
                 path = directory / name
                 path.write_text(text)
                 path.chmod(0o644)
             yield directory
-        finally:
-            scratch.remove(directory)
 
     @contextlib.contextmanager
     def _mounted(self, image: Image) -> Iterator[tuple[Path, Path]]:

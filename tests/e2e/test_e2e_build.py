@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import http.server
 import json
 import re
 import tarfile
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -257,7 +260,14 @@ def test_errors_are_buildkits_one_line_and_leave_nothing(berth: Berth, tmp_path:
         "FROM busybox\nRUNN echo\n":
             "berth: failed to solve: dockerfile parse error on line 2: unknown instruction: RUNN "
             "(did you mean RUN?)",
-        "RUN echo\n": None,
+        "RUN echo\n":
+            "berth: failed to solve: dockerfile parse error on line 1: no build stage in current "
+            "context",
+        "FROM busybox\nCOPY <<EOF /x\nhello\n":
+            "berth: failed to solve: dockerfile parse error on line 2: unterminated heredoc",
+        'FROM busybox\nCMD ["a", 1]\n':
+            "berth: failed to solve: dockerfile parse error on line 2: when using JSON array "
+            "syntax, arrays must be comprised of strings only",
         "FROM busybox\nCOPY missing.txt /\n": 'berth: failed to solve: "/missing.txt": not found',
         "FROM busybox\nCOPY ../outside /\n":
             "berth: failed to solve: COPY failed: forbidden path outside the build context: "
@@ -296,3 +306,106 @@ def test_add_unpacks_a_local_tar_and_the_context_is_read_in_place(
     out = berth.ok("run", "--rm", "added", "cat", "/opt/lib/tool", "/opt/plain.txt").stdout
     assert out == "tool\nplain\n"
     assert json.loads(berth.ok("inspect", "--format", "{{json .RootFS.Layers}}", "added").stdout)
+
+
+def test_copy_owners_modes_wildcards_and_more_metadata(berth: Berth, tmp_path: Path) -> None:
+    directory = context(tmp_path, """
+        FROM busybox
+        RUN echo "app:x:2000:3000::/home/app:/bin/sh" >> /etc/passwd && \\
+            echo "appgroup:x:3000:" >> /etc/group
+        COPY --chown=app:appgroup --chmod=640 conf/*.ini /etc/app/
+        COPY --chown=4242 bin/tool /usr/local/bin/tool
+        SHELL ["/bin/sh", "-e", "-c"]
+        RUN stat -c '%n %u:%g %a' /etc/app/*.ini /usr/local/bin/tool > /owners
+        VOLUME /data
+        STOPSIGNAL SIGINT
+        HEALTHCHECK --interval=5s --retries=2 CMD ["true"]
+        ARG TARGETARCH
+        RUN echo "$TARGETARCH" > /arch
+    """, {"conf/a.ini": "a\n", "conf/b.ini": "b\n", "conf/skip.txt": "no\n",
+          "bin/tool": "#!/bin/sh\n"})  # fmt: skip
+    (directory / "bin" / "tool").chmod(0o755)
+    build(berth, directory, "-t", "meta")
+    owners = berth.ok("run", "--rm", "meta", "cat", "/owners").stdout.splitlines()
+    assert owners == [
+        "/etc/app/a.ini 2000:3000 640",
+        "/etc/app/b.ini 2000:3000 640",
+        "/usr/local/bin/tool 4242:4242 755",
+    ]
+    assert berth("run", "--rm", "meta", "ls", "/etc/app/skip.txt").returncode != 0
+    arch = berth.ok("run", "--rm", "meta", "cat", "/arch").stdout.strip()
+    assert arch in ("amd64", "arm64")
+    [image] = berth.inspect("meta")
+    config = image["Config"]
+    assert config["Shell"] == ["/bin/sh", "-e", "-c"]
+    assert config["Volumes"] == {"/data": {}} and config["StopSignal"] == "SIGINT"
+    assert config["Healthcheck"] == {"Test": ["CMD", "true"], "Interval": 5_000_000_000,
+                                     "Retries": 2}  # fmt: skip
+
+
+def test_same_inputs_give_the_same_layers(berth: Berth, tmp_path: Path) -> None:
+    directory = context(tmp_path, "FROM busybox\nCOPY a.txt src /app/\nWORKDIR /app/work\n",
+                        {"a.txt": "a\n", "src/b.txt": "b\n"})  # fmt: skip
+    build(berth, directory, "-t", "first")
+    build(berth, directory, "--no-cache", "-t", "second")
+    [first, second] = berth.inspect("first", "second")
+    assert len(first["RootFS"]["Layers"]) == 3
+    assert first["RootFS"]["Layers"] == second["RootFS"]["Layers"]
+    assert first["Id"] != second["Id"]  # the history's times differ (a RUN's files' too)
+
+
+def test_add_fetches_a_url_and_checks_its_checksum(berth: Berth, tmp_path: Path) -> None:
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "tool.txt").write_text("fetched\n")
+    digest = "sha256:" + hashlib.sha256(b"fetched\n").hexdigest()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, directory=str(served), **kwargs)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/tool.txt"
+    try:
+        good = context(tmp_path, f"FROM busybox\nADD --checksum={digest} {url} /opt/\n",
+                       name="good")  # fmt: skip
+        build(berth, good, "-t", "fetched")
+        out = berth.ok("run", "--rm", "fetched", "stat", "-c", "%a", "/opt/tool.txt")
+        assert out.stdout == "600\n"
+        bad = context(tmp_path, f"FROM busybox\nADD --checksum=sha256:{'0' * 64} {url} /t\n",
+                      name="bad")  # fmt: skip
+        refused = build(berth, bad, ok=False)
+        assert refused.returncode == 1
+        assert "digest mismatch" in refused.stderr.splitlines()[-1]
+    finally:
+        server.shutdown()
+
+
+def test_run_network_none_and_a_foreign_platform_is_refused(berth: Berth, tmp_path: Path) -> None:
+    directory = context(tmp_path, "FROM busybox\nRUN --network=none ip -o link | wc -l > /links\n")
+    build(berth, directory, "-t", "isolated")
+    assert berth.ok("run", "--rm", "isolated", "cat", "/links").stdout.strip() == "1"
+    foreign = build(berth, directory, "--platform", "linux/s390x", ok=False)
+    assert foreign.returncode == 1
+    assert "linux/s390x" in foreign.stderr.splitlines()[-1]
+
+
+def test_builder_prune_and_system_df_count_the_cache(berth: Berth, tmp_path: Path) -> None:
+    directory = context(tmp_path, "FROM busybox\nRUN echo one > /one\nRUN echo two > /two\n")
+    build(berth, directory, "-t", "pruned")
+    df = berth.ok("system", "df", "--format", "{{.Type}} {{.TotalCount}}").stdout
+    assert "Build Cache 2" in df
+    assert len(berth.ok("images", "-a", "-q").stdout.split()) > len(
+        berth.ok("images", "-q").stdout.split()
+    )
+    pruned = berth.ok("builder", "prune", "-f")
+    assert pruned.stdout.startswith("Deleted build cache objects:\n")
+    assert "Build Cache 0" in berth.ok("system", "df", "--format",
+                                      "{{.Type}} {{.TotalCount}}").stdout  # fmt: skip
+    assert berth.ok("run", "--rm", "pruned", "cat", "/one", "/two").stdout == "one\ntwo\n"
+    rebuilt = build(berth, directory, "-t", "pruned")
+    assert "CACHED" not in steps(rebuilt).values()
