@@ -1,5 +1,5 @@
 """Local images, as ``docker images`` lists them: details and layers, run, tag, import,
-pull and push, and a way to get a first image offline."""
+pull, push and build, and a way to get a first image offline."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from textual import on
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from engine.api import Container, Engine, Image
+from engine.api import BuildOptions, Container, Engine, Image
 from tui.rows import IMAGE_COLUMNS, Row, image_rows
+from tui.screens.build import BuildForm, BuildScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.image_detail import ImageDetailScreen
 from tui.screens.image_forms import ImportForm
@@ -45,8 +46,10 @@ class ImagesView(EngineTable):
         Binding("I", "import", "Import…", id="images.import"),
         Binding("P", "pull", "Pull…", id="images.pull"),
         Binding("u", "push", "Push", id="images.push"),
-        Binding("b", "starter", "Busybox", id="images.starter"),
-        # Not in the footer, for pull and push to fit there: the view refreshes itself anyway.
+        Binding("B", "build", "Build…", id="images.build"),
+        # Not in the footer, for the others to fit in 120 columns: the empty view, where
+        # busybox is wanted, names its key; and the view refreshes itself anyway.
+        Binding("b", "starter", "Busybox", id="images.starter", show=False),
         Binding("r", "reload", "Refresh", id="images.refresh", show=False),
     ]
 
@@ -175,6 +178,20 @@ class ImagesView(EngineTable):
         self.show_rows(await self.fetch())
         if key in self.table.rows:
             self.table.move_cursor(row=self.table.get_row_index(key))
+
+    def action_build(self) -> None:
+        self.app.push_screen(BuildForm(self.engine), self._build_defined)
+
+    def _build_defined(self, options: BuildOptions | None) -> None:
+        if options is None:
+            return
+
+        def built(image: Image | None) -> None:
+            if image is not None:  # its first tag's row, or its id's when it has none
+                key = options.tags[0] if options.tags else image.id
+                self._run(self._show_image(key), f"Showing {key}")
+
+        self.app.push_screen(BuildScreen(self.engine, options), built)
 
     def action_push(self) -> None:
         ref = self.selected_key
