@@ -8,7 +8,11 @@ Not on a terminal (or ``--progress plain``) the progress is BuildKit's plain for
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import os
 import sys
+import tarfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -54,11 +58,44 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 async def _build(args: argparse.Namespace) -> int:
     engine = open_engine(args)
-    stdin_dockerfile = None
-    context: str | None = args.context
-    if args.context == "-" or args.file == "-":
-        stdin_dockerfile = sys.stdin.read()
-        context = None if args.context == "-" else args.context
+    with contextlib.ExitStack() as stack:
+        context, stdin_dockerfile = _context(args, engine, stack)
+        return await _run_build(args, engine, context, stdin_dockerfile)
+
+
+def _context(args: argparse.Namespace, engine: api.Engine,
+             stack: contextlib.ExitStack) -> tuple[str | None, str | None]:  # fmt: skip
+    """Docker's contexts: a directory; "-" with a Dockerfile or a tar on stdin; a tar's URL."""
+    if args.context.startswith(("http://", "https://")):
+        return _in_archive(args, stack.enter_context(engine.build.unpacked_context(args.context)))
+    if args.context == "-":
+        data = sys.stdin.buffer.read()
+        if _is_tar(data):
+            unpacked = stack.enter_context(engine.build.unpacked_context(io.BytesIO(data)))
+            return _in_archive(args, unpacked)
+        return None, data.decode()
+    if args.file == "-":
+        return args.context, sys.stdin.read()
+    return args.context, None
+
+
+def _in_archive(args: argparse.Namespace, context: str) -> tuple[str, None]:
+    """-f names a file of the archive's, as Docker reads it there."""
+    if args.file:
+        args.file = os.path.join(context, args.file.lstrip("/"))
+    return context, None
+
+
+def _is_tar(data: bytes) -> bool:
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
+            return archive.next() is not None
+    except (tarfile.TarError, EOFError):
+        return False
+
+
+async def _run_build(args: argparse.Namespace, engine: api.Engine, context: str | None,
+                     stdin_dockerfile: str | None) -> int:  # fmt: skip
     labels = dict(label.partition("=")[::2] for label in args.label)
     options = engine.build.definition(
         context, args.file if args.file != "-" else None, stdin_dockerfile=stdin_dockerfile,

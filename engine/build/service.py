@@ -11,11 +11,14 @@ Public (``engine.build``, a :class:`BuildService`):
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import BinaryIO
 
+from engine.build import fetch
 from engine.build.builder import Build, BuildError, BuildOptions
 from engine.build.cache import BuildCache
 from engine.build.dockerignore import Matcher, read_patterns
@@ -23,6 +26,7 @@ from engine.build.events import Running
 from engine.build.steps import StepRunner
 from engine.containers.service import ContainerService
 from engine.errors import InvalidArgumentError, NotFoundError
+from engine.files import unpacking
 from engine.images import Image, ImageService
 from engine.images.reference import parse_tag
 from engine.paths import EnginePaths
@@ -59,6 +63,19 @@ class BuildService:
                                dockerfile_name=name, tags=checked_tags)  # fmt: skip
         return replace(options, **settings)  # type: ignore[arg-type]
 
+    @contextlib.contextmanager
+    def unpacked_context(self, source: BinaryIO | str) -> Iterator[str]:
+        """A context sent as a tar (``build - < ctx.tar``) or at an http(s) URL of one,
+        unpacked into scratch space for the build, and gone after it."""
+        with self._steps.scratch_dir("context") as directory:
+            if isinstance(source, str):
+                name = fetch.download(source, directory)
+                with open(directory / name, "rb") as archive:
+                    _unpack_context(archive, directory / "context")
+            else:
+                _unpack_context(source, directory / "context")
+            yield str(directory / "context")
+
     def build(self, options: BuildOptions) -> Running[Image]:
         async def work(emit):
             build = Build(self._steps, self._cache, self._find_image, self._images.tag,
@@ -77,10 +94,17 @@ class BuildService:
         return await self._images.pull(name).result()
 
 
+def _unpack_context(stream: BinaryIO, directory: Path) -> None:
+    directory.mkdir()
+    # tarfile's "r|*" reads plain, gzip, bzip2 and xz tars alike
+    unpacking.extract(stream, str(directory), owner=None, follow_links=False,
+                      shown="the build context")  # fmt: skip
+
+
 def _context(context: str) -> Path:
-    if context.startswith(("http://", "https://", "git@")):
+    if context.startswith(("git@", "git://")) or context.endswith(".git"):
         raise InvalidArgumentError(
-            f'berth build cannot fetch the context "{context}": give a local directory'
+            f'berth build cannot clone the context "{context}": give a directory or a tar'
         )
     path = Path(context).absolute()
     if not path.is_dir():

@@ -6,6 +6,7 @@ import hashlib
 import http.server
 import json
 import re
+import subprocess
 import tarfile
 import textwrap
 import threading
@@ -29,7 +30,7 @@ def context(tmp_path: Path, dockerfile: str, files: dict[str, str] | None = None
     return directory
 
 
-def build(berth: Berth, directory: Path, *args: str, ok: bool = True):
+def build(berth: Berth, directory: Path | str, *args: str, ok: bool = True):
     result = berth("build", "--progress", "plain", *args, str(directory), timeout=180)
     if ok:
         assert result.returncode == 0, describe(result)
@@ -354,11 +355,11 @@ def test_same_inputs_give_the_same_layers(berth: Berth, tmp_path: Path) -> None:
     assert first["Id"] != second["Id"]  # the history's times differ (a RUN's files' too)
 
 
-def test_add_fetches_a_url_and_checks_its_checksum(berth: Berth, tmp_path: Path) -> None:
+@pytest.fixture
+def web(tmp_path: Path):
+    """A loopback HTTP server of the directory it returns, and its base URL."""
     served = tmp_path / "served"
     served.mkdir()
-    (served / "tool.txt").write_text("fetched\n")
-    digest = "sha256:" + hashlib.sha256(b"fetched\n").hexdigest()
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def __init__(self, *args, **kwargs) -> None:
@@ -369,20 +370,47 @@ def test_add_fetches_a_url_and_checks_its_checksum(berth: Berth, tmp_path: Path)
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/tool.txt"
-    try:
-        good = context(tmp_path, f"FROM busybox\nADD --checksum={digest} {url} /opt/\n",
-                       name="good")  # fmt: skip
-        build(berth, good, "-t", "fetched")
-        out = berth.ok("run", "--rm", "fetched", "stat", "-c", "%a", "/opt/tool.txt")
-        assert out.stdout == "600\n"
-        bad = context(tmp_path, f"FROM busybox\nADD --checksum=sha256:{'0' * 64} {url} /t\n",
-                      name="bad")  # fmt: skip
-        refused = build(berth, bad, ok=False)
-        assert refused.returncode == 1
-        assert "digest mismatch" in refused.stderr.splitlines()[-1]
-    finally:
-        server.shutdown()
+    yield served, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_add_fetches_a_url_and_checks_its_checksum(berth: Berth, tmp_path: Path, web) -> None:
+    served, base = web
+    (served / "tool.txt").write_text("fetched\n")
+    digest = "sha256:" + hashlib.sha256(b"fetched\n").hexdigest()
+    url = f"{base}/tool.txt"
+    good = context(tmp_path, f"FROM busybox\nADD --checksum={digest} {url} /opt/\n", name="good")
+    build(berth, good, "-t", "fetched")
+    out = berth.ok("run", "--rm", "fetched", "stat", "-c", "%a", "/opt/tool.txt")
+    assert out.stdout == "600\n"
+    bad = context(tmp_path, f"FROM busybox\nADD --checksum=sha256:{'0' * 64} {url} /t\n",
+                  name="bad")  # fmt: skip
+    refused = build(berth, bad, ok=False)
+    assert refused.returncode == 1
+    assert "digest mismatch" in refused.stderr.splitlines()[-1]
+
+
+def test_a_context_as_a_tar_on_stdin_or_at_a_url(berth: Berth, tmp_path: Path, web) -> None:
+    served, base = web
+    directory = context(tmp_path, "FROM busybox\nCOPY app.txt /\n", {"app.txt": "in a tar\n",
+                        "alt/Dockerfile": "FROM busybox\nCOPY app.txt /alt.txt\n"})  # fmt: skip
+    archive = served / "ctx.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(directory, arcname=".")
+    with archive.open("rb") as stdin:
+        piped = subprocess.run(
+            berth.argv("build", "-q", "-t", "piped", "-"),
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert piped.returncode == 0, describe(piped)
+    assert berth.ok("run", "--rm", "piped", "cat", "/app.txt").stdout == "in a tar\n"
+    build(berth, f"{base}/ctx.tar.gz", "-f", "alt/Dockerfile", "-t", "fetched-ctx")
+    assert berth.ok("run", "--rm", "fetched-ctx", "cat", "/alt.txt").stdout == "in a tar\n"
+    assert list((berth.root / "tmp").iterdir()) == []
 
 
 def test_run_network_none_and_a_foreign_platform_is_refused(berth: Berth, tmp_path: Path) -> None:
