@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import io
 import os
+import shutil
 import sys
 import tarfile
 import time
@@ -218,6 +219,9 @@ class TtyProgress:
             mark = " ERROR" if step["state"] == "ERROR" else ""
             lines.append(f"{prefix}{step['name']}{mark}  {seconds:.1f}s")
         lines += [f" => => # {line}" for line in self._output]
+        # a line wider than the terminal would wrap, and the redraw would climb too little
+        width = shutil.get_terminal_size().columns - 1
+        lines = [line if len(line) <= width else line[: width - 1] + "…" for line in lines]
         up = f"\x1b[{self._drawn}F" if self._drawn else ""
         self._out.write(up + "".join(f"\x1b[2K{line}\n" for line in lines) + "\x1b[J")
         self._out.flush()
