@@ -41,9 +41,20 @@ def available() -> str | None:
     """None when nft can set rules here; else why not, for the user."""
     if shutil.which("nft") is None:
         return "nft (nftables) is not installed"
-    result = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True,
-                            timeout=_NFT_TIMEOUT, check=False)  # fmt: skip
+    result = _nft(["list", "tables"])
     return None if result.returncode == 0 else f"nft cannot set rules: {result.stderr.strip()}"
+
+
+def _nft(args: list[str], script: str | None = None) -> subprocess.CompletedProcess[str]:
+    """nft, given a while: a host too busy to answer is an error that says so, not a hang."""
+    try:
+        return subprocess.run(["nft", *args], input=script, capture_output=True, text=True,
+                              timeout=_NFT_TIMEOUT, check=False)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise BerthError(
+            f"nft did not answer within {_NFT_TIMEOUT:.0f} s: the host is too busy to set "
+            "network rules now; try again"
+        ) from None
 
 
 @contextmanager
@@ -61,8 +72,7 @@ def apply(paths: EnginePaths, networks: list[Network], published: list[Published
     script = f"table ip {name} {{}}\ndelete table ip {name}\n"
     if networks:
         script += render(name, str(paths.root), networks, published)
-    result = subprocess.run(["nft", "-f", "-"], input=script, capture_output=True, text=True,
-                            timeout=_NFT_TIMEOUT, check=False)  # fmt: skip
+    result = _nft(["-f", "-"], script)
     if result.returncode != 0:
         raise BerthError(f"cannot set the network's nftables rules: {result.stderr.strip()}")
 
