@@ -480,6 +480,9 @@ class Build:
     async def _copy(self, state: StageState, command: df.CopyCommand | df.AddCommand, name: str,
                     stage: df.Stage) -> None:  # fmt: skip
         keyword = "ADD" if isinstance(command, df.AddCommand) else "COPY"
+        if command.excludes or getattr(command, "parents", False):
+            flag = "--exclude" if command.excludes else "--parents"
+            raise InvalidArgumentError(f"{keyword} {flag} is not supported by berth build yet")
         sources = self._expand_words(state, command.sources)
         destination = self._absolute(state, self._expand(state, command.dest))
         chown = self._expand(state, command.chown) if command.chown else None
@@ -558,7 +561,12 @@ class Build:
             else ""
         )
         created_by = f"RUN {shown_args}{' '.join(argv)} # buildkit"
-        network = command.network or self._options.network
+        if command.security == "insecure":
+            raise InvalidArgumentError(
+                "RUN --security=insecure is not supported: berth runs every step confined"
+            )
+        # BuildKit's "default" is the build's own network (--network, default bridge)
+        network = self._options.network if command.network in (None, "default") else command.network
         script = command.executable_heredoc()
         mounts = Prepared(
             command.mounts,

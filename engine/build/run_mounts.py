@@ -92,6 +92,10 @@ class Prepared:
                 elif mount.type == "secret":
                     binds += self._secret(mount, stack)
                 else:
+                    if mount.options.get("rw", mount.options.get("readwrite")) == "true":
+                        raise InvalidArgumentError(
+                            "RUN --mount=type=bind,rw is not supported: berth binds read-only"
+                        )
                     root = stack.enter_context(await self._tree_of(mount.options.get("from")))
                     source = resolve(root, mount.get(_SOURCE_KEYS, "/") or "/")
                     if not source.exists():

@@ -274,6 +274,11 @@ def test_errors_are_buildkits_one_line_and_leave_nothing(berth: Berth, tmp_path:
             "berth: failed to solve: COPY failed: forbidden path outside the build context: "
             "../outside",
         "FROM busybox\nCOPY --from=nostage /x /\n": None,
+        "FROM busybox\nCOPY --exclude=*.md . /\n":
+            "berth: failed to solve: COPY --exclude is not supported by berth build yet",
+        "FROM busybox\nRUN --security=insecure true\n":
+            "berth: failed to solve: RUN --security=insecure is not supported: berth runs every "
+            "step confined",
         "FROM busybox\nRUN echo before && false\n":
             'berth: failed to solve: process "/bin/sh -c echo before && false" did not complete '
             "successfully: exit code: 1",
