@@ -134,18 +134,22 @@ class Engine:
         self.db.close()
 
 
-def __getattr__(name: str) -> object:
-    """The build's names, imported only when a front end asks for one."""
-    from engine.build import builder, events, service
+_BUILD_NAMES = {
+    "BuildOptions": ("builder", "BuildOptions"), "BuildError": ("builder", "BuildError"),
+    "BuildEvent": ("events", "BuildEvent"), "parse_build_args": ("service", "build_args"),
+    "parse_build_secrets": ("service", "secrets"),
+}  # fmt: skip
 
-    exported = {
-        "BuildOptions": builder.BuildOptions, "BuildError": builder.BuildError,
-        "BuildEvent": events.BuildEvent, "parse_build_args": service.build_args,
-        "parse_build_secrets": service.secrets,
-    }  # fmt: skip
-    if name not in exported:
+
+def __getattr__(name: str) -> object:
+    """The build's names, imported only when a front end asks for one (not when the import
+    system probes this module for ``__path__`` and the like)."""
+    if name not in _BUILD_NAMES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return exported[name]
+    import importlib
+
+    module, attribute = _BUILD_NAMES[name]
+    return getattr(importlib.import_module(f"engine.build.{module}"), attribute)
 
 
 def engine_root(root: str | None = None, runroot: str | None = None) -> str:
