@@ -112,7 +112,16 @@ class Build:
         self._stages = stages
         self._global = self._meta_args(meta_args)
         target = self._target_index(stages)
-        state = await self._stage(target)
+        try:
+            for index in sorted(self._needed(target)):  # independent stages run at once
+                self._stage(index)
+            state = await self._stage(target)
+        finally:  # a failed or cancelled build stops its other stages, and waits for them
+            pending = [task for task in self._tasks.values() if not task.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
         image = await self._finish(state.image)
         unused = sorted(set(self._options.build_args) - self._used_args - PROXY_ARGS)
         if unused:
@@ -157,6 +166,29 @@ class Build:
         )
 
     # -- stages --------------------------------------------------------------------------
+
+    def _needed(self, target: int) -> set[int]:
+        """The stages ``target`` builds on (FROM, COPY --from, RUN --mount from=), itself
+        included: only these are built."""
+        needed, todo = set(), [target]
+        while todo:
+            index = todo.pop()
+            if index not in needed:
+                needed.add(index)
+                todo += self._dependencies(self._stages[index])
+        return needed
+
+    def _dependencies(self, stage: df.Stage) -> list[int]:
+        names = [stage.base]
+        for command in stage.commands:
+            if isinstance(command, df.CopyCommand) and command.from_:
+                names.append(command.from_)
+            elif isinstance(command, df.RunCommand):
+                names += [value.partition("from=")[2].split(",")[0]
+                          for value in command.mounts if "from=" in value]  # fmt: skip
+        found = (self.stage_by_name(self._lex.process_word(name, self._global), stage.index)
+                 for name in names)  # fmt: skip
+        return [index for index in found if index is not None]
 
     def _stage(self, index: int) -> asyncio.Task[StageState]:
         """The task that builds stage ``index``, started on first demand."""

@@ -442,3 +442,27 @@ def test_builder_prune_and_system_df_count_the_cache(berth: Berth, tmp_path: Pat
     assert berth.ok("run", "--rm", "pruned", "cat", "/one", "/two").stdout == "one\ntwo\n"
     rebuilt = build(berth, directory, "-t", "pruned")
     assert "CACHED" not in steps(rebuilt).values()
+
+
+def test_independent_stages_build_at_the_same_time(berth: Berth, tmp_path: Path) -> None:
+    directory = context(
+        tmp_path,
+        """
+        FROM busybox AS left
+        RUN sleep 1 && echo left > /left
+        FROM busybox AS right
+        RUN sleep 1 && echo right > /right
+        FROM busybox
+        COPY --from=left /left /left
+        COPY --from=right /right /right
+    """,
+    )
+    result = build(berth, directory, "-t", "joined")
+    lines = result.stderr.splitlines()
+    started = {side: next(i for i, line in enumerate(lines) if f"[{side} 2/2] RUN" in line)
+               for side in ("left", "right")}  # fmt: skip
+    runs = {re.match(r"#(\d+)", lines[index])[1] for index in started.values()}
+    ends = [i for i, line in enumerate(lines) if line.endswith("s") and " DONE " in line]
+    first_done = next(i for i in ends if lines[i].split()[0][1:] in runs)
+    assert max(started.values()) < first_done, result.stderr  # both ran before either ended
+    assert berth.ok("run", "--rm", "joined", "cat", "/left", "/right").stdout == "left\nright\n"
