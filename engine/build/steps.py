@@ -77,16 +77,22 @@ class StepRunner:
 
     async def files(self, base: Image, config: dict[str, Any], created_by: str,
                     write: Callable[[Path], None]) -> Image:  # fmt: skip
-        """``base`` plus a layer of what ``write(rootfs)`` did to its mounted files."""
-        with self._mounted(base) as (merged, upper):
-            await in_thread(lambda: _written(merged, write))
+        """``base`` plus a layer of what ``write(rootfs)`` did to its mounted files; the
+        upper directory, once unmounted, becomes the layer's directory itself."""
+        with self.scratch_dir("build") as directory:
+            upper = directory / "upper"
+            await in_thread(lambda: self._write_mounted(base, directory, write))
             return await self._images.commit(base.id, upper, fields=_all_fields(config),
-                                             created_by=created_by)  # fmt: skip
+                                             created_by=created_by, adopt=True)  # fmt: skip
+
+    def _write_mounted(self, base: Image, directory: Path, write: Callable[[Path], None]) -> None:
+        with self._overlay(base, directory) as merged:
+            _written(merged, write)
 
     @contextlib.contextmanager
     def read_only(self, image: Image) -> Iterator[Path]:
         """The image's files, mounted for reading (COPY --from)."""
-        with self._mounted(image) as (merged, _):
+        with self.scratch_dir("build") as directory, self._overlay(image, directory) as merged:
             yield merged
 
     @contextlib.contextmanager
@@ -109,23 +115,19 @@ class StepRunner:
             yield directory
 
     @contextlib.contextmanager
-    def _mounted(self, image: Image) -> Iterator[tuple[Path, Path]]:
-        directory = scratch.new_dir(self._paths.tmp, "build")
+    def _overlay(self, image: Image, directory: Path) -> Iterator[Path]:
+        """The image's layers with ``directory``/upper on top, mounted at .../merged."""
+        upper, work, merged, empty = (directory / name
+                                      for name in ("upper", "work", "merged", "empty"))  # fmt: skip
+        for path in (upper, work, merged, empty):
+            path.mkdir()
+        lowers = self._images.layer_paths(image) or [empty]
+        overlay.mount_overlay(lowers, self._images.short_links(image), self._paths.links,
+                              upper, work, merged)  # fmt: skip
         try:
-            upper, work, merged, empty = (
-                directory / name for name in ("upper", "work", "merged", "empty")
-            )
-            for path in (upper, work, merged, empty):
-                path.mkdir()
-            lowers = self._images.layer_paths(image) or [empty]
-            overlay.mount_overlay(lowers, self._images.short_links(image), self._paths.links,
-                                  upper, work, merged)  # fmt: skip
-            try:
-                yield merged, upper
-            finally:
-                overlay.unmount(merged)
+            yield merged
         finally:
-            scratch.remove(directory)
+            overlay.unmount(merged)
 
     async def run(self, base: Image, argv: Sequence[str], *, env: Sequence[str], network: str,
                   mounts: Sequence[str], tmpfs: Sequence[str], config: dict[str, Any],

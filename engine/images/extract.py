@@ -64,6 +64,35 @@ def extract_layer(
     return extractor.size
 
 
+def record_layout(stream: BinaryIO, listener: FileDataListener) -> int:
+    """Read the tar from ``stream`` as :func:`extract_layer` would, telling ``listener``
+    of each regular file's bytes, without writing anything: for a tar made from a
+    directory that becomes the layer as it is. Returns the bytes of regular files."""
+    size = 0
+    try:
+        with tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK) as archive:
+            for member in archive:
+                parts = _normalized(member.name, member.name)
+                if member.isreg() and parts and not parts[-1].startswith(WHITEOUT_PREFIX):
+                    if member.sparse is None:
+                        listener.file_data("/".join(parts), member.offset_data, member.size)
+                    size += member.size
+    except tarfile.TarError as error:
+        raise InvalidArgumentError(f"not a valid tar archive: {error}") from None
+    return size
+
+
+def without_overlay_bookkeeping(directory: Path) -> None:
+    """Drop what overlayfs wrote for itself in an upper directory (origin, impure...),
+    keeping the opaque marker: what remains is a layer in extract_layer's format."""
+    for root, dirs, files in os.walk(directory):
+        for name in (*dirs, *files):
+            path = os.path.join(root, name)
+            for key in os.listxattr(path, follow_symlinks=False):
+                if key.startswith(_OVERLAY_XATTRS) and key != OPAQUE_XATTR:
+                    os.removexattr(path, key, follow_symlinks=False)
+
+
 class _Extractor:
     def __init__(self, root: str, listener: FileDataListener | None) -> None:
         self.root = root

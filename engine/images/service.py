@@ -145,7 +145,7 @@ class ImageService:
         self, base: str, upper: Path, reference: str | None = None, *,
         fields: Mapping[str, Any] | None = None, changes: Sequence[str] = (),
         message: str = "", author: str = "", created_by: str = "",
-        mount_points: Collection[str] = (),
+        mount_points: Collection[str] = (), adopt: bool = False,
     ) -> Image:  # fmt: skip
         """A new image: the image with id ``base`` plus one layer of the overlay upper
         directory ``upper`` (a container's changes), as docker commit makes it.
@@ -156,6 +156,8 @@ class ImageService:
         (relative paths) are what the engine mounted over the root file system: see
         commit.write_layer. An upper directory without changes adds no layer, only an
         empty_layer history step, as in Docker. Nothing is stored when this fails.
+        ``adopt``: ``upper`` (no longer mounted, nothing engine-made in it) becomes the
+        layer's directory itself, moved in rather than copied (a build step's files).
         """
         tag = str(parse_tag(reference)) if reference else None
         image = await asyncio.to_thread(self.get_by_id, base)
@@ -167,12 +169,12 @@ class ImageService:
             {key: value for key, value in (("comment", message), ("author", author)) if value}
         )
         return await asyncio.to_thread(
-            self._commit_upper, image, upper, config, step, tag, mount_points
+            self._commit_upper, image, upper, config, step, tag, mount_points, adopt
         )
 
     def _commit_upper(
         self, base: Image, upper: Path, config: dict[str, Any], step: dict[str, Any],
-        tag: str | None, mount_points: Collection[str],
+        tag: str | None, mount_points: Collection[str], adopt: bool = False,
     ) -> Image:  # fmt: skip
         # O_TMPFILE: a crash leaves no name behind in tmp/.
         with (
@@ -182,7 +184,12 @@ class ImageService:
             lowers = self.layer_paths(base)
             count = write_layer(upper, tar, mount_points=mount_points, lowers=lowers)
             tar.seek(0)
-            staged = self._layers.stage(tar) if count else None
+            if not count:
+                staged = None
+            elif adopt:
+                staged = self._layers.adopt(upper, tar)
+            else:
+                staged = self._layers.stage(tar)
         layers = [*base.layers, *([staged.id] if staged else [])]
         # Docker's commit of an unchanged container: a history step, no layer.
         history = [
