@@ -393,13 +393,12 @@ class Build:
         self, state: StageState, command: df.EnvCommand, name: str, _: df.Stage
     ) -> None:
         entries = dict(entry.partition("=")[::2] for entry in state.config.get("Env") or [])
-        shown = []
-        for key, value in command.pairs:
-            key, value = self._expand(state, key), self._expand(state, value)
-            entries[key] = value
-            state.config["Env"] = [f"{k}={v}" for k, v in entries.items()]
-            shown.append(f"{key}={value}")
-        self._meta(state, "ENV " + " ".join(shown))
+        # every pair expands with the values from before the instruction, as in Docker
+        pairs = [(self._expand(state, key), self._expand(state, value))
+                 for key, value in command.pairs]  # fmt: skip
+        entries.update(pairs)
+        state.config["Env"] = [f"{key}={value}" for key, value in entries.items()]
+        self._meta(state, "ENV " + " ".join(f"{key}={value}" for key, value in pairs))
 
     async def _set_labels(self, state: StageState, command: df.LabelCommand, name: str,
                           _: df.Stage) -> None:  # fmt: skip
@@ -521,7 +520,8 @@ class Build:
         mode = _chmod(command.chmod) if command.chmod else None
         from_ = getattr(command, "from_", None)
         from_ = self._expand(state, from_) if from_ else None
-        created_by = f"{keyword} {' '.join(sources)} {command.dest} # buildkit"
+        # expanded: an ARG that changes the destination must miss the cache
+        created_by = f"{keyword} {' '.join(sources)} {self._expand(state, command.dest)} # buildkit"
         flags = json.dumps([chown, command.chmod, from_], separators=(",", ":"))
         config = dict(state.config)
         urls = [source for source in sources if keyword == "ADD" and fetch.is_url(source)]

@@ -466,3 +466,20 @@ def test_independent_stages_build_at_the_same_time(berth: Berth, tmp_path: Path)
     first_done = next(i for i in ends if lines[i].split()[0][1:] in runs)
     assert max(started.values()) < first_done, result.stderr  # both ran before either ended
     assert berth.ok("run", "--rm", "joined", "cat", "/left", "/right").stdout == "left\nright\n"
+
+
+def test_env_pairs_see_the_values_from_before_and_an_arg_in_a_destination_misses(
+    berth: Berth, tmp_path: Path
+) -> None:
+    directory = context(tmp_path, """
+        FROM busybox
+        ENV abc=hello
+        ENV abc=bye def=$abc
+        ARG DEST=/one
+        COPY a.txt $DEST
+    """, {"a.txt": "a\n"})  # fmt: skip
+    build(berth, directory, "-t", "envs")
+    [image] = berth.inspect("envs")
+    assert {"abc=bye", "def=hello"} <= set(image["Config"]["Env"])
+    build(berth, directory, "--build-arg", "DEST=/two", "-t", "envs")
+    assert berth.ok("run", "--rm", "envs", "cat", "/two").stdout == "a\n"
