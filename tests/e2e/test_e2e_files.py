@@ -41,6 +41,9 @@ def test_cp_both_ways_and_links_that_aim_at_the_host(berth: Berth, tmp_path: Pat
 
     copied = berth("cp", str(host / "tree"), "web:/srv")
     assert copied.returncode == 0 and copied.stderr.endswith("B to web:/srv\n"), describe(copied)
+    (host / "four").write_text("abc\n")  # Docker's count: a header, a block, the end
+    small = berth.ok("cp", str(host / "four"), "web:/four")
+    assert small.stderr == "Successfully copied 2.048kB to web:/four\n"
     assert berth.ok("exec", "web", "cat", "/srv/sub/f").stdout == "from the host\n"
     berth.ok("cp", "-q", str(host / "tree" / "sub" / "f"), "web:/tmp/evil/planted")
     berth.ok("cp", "-q", str(host / "tree" / "sub" / "f"), "web:/tmp/dots/")
