@@ -131,13 +131,15 @@ class VolumeService:
             reclaimed += max(size, 0)
         return removed, reclaimed
 
-    async def usage(self) -> dict[str, VolumeUsage]:
-        """Each volume's size and the containers that mount it."""
-        return await asyncio.to_thread(self._usage)
+    async def usage(self, *, sizes: bool = True) -> dict[str, VolumeUsage]:
+        """Each volume's size and the containers that mount it; without ``sizes`` only
+        the containers (a size walks the volume's whole tree), the sizes -1."""
+        return await asyncio.to_thread(self._usage, sizes)
 
-    def _usage(self) -> dict[str, VolumeUsage]:
+    def _usage(self, sizes: bool = True) -> dict[str, VolumeUsage]:
         users = self._store.users()
-        return {v.name: VolumeUsage(self._size(v), tuple(users.get(v.name, ())))
+        return {v.name: VolumeUsage(self._size(v) if sizes else -1,
+                                    tuple(users.get(v.name, ())))
                 for v in self._store.all()}  # fmt: skip
 
     async def files(self, name: str) -> list[MergedEntry]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from textual import on
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 
 # Actions on the volume under the cursor.
 _ON_VOLUME = {"remove", "inspect"}
+# A volume's size walks its whole tree: measured this often, not on every poll (r: now).
+_SIZE_SECONDS = 10.0
 
 
 class VolumesView(EngineTable):
@@ -47,10 +50,19 @@ class VolumesView(EngineTable):
     ) -> None:
         super().__init__(engine, id=id, refresh=refresh)
         self._volumes: dict[str, Volume] = {}
+        self._sizes: dict[str, int] = {}
+        self._sized_at = -_SIZE_SECONDS
 
     async def fetch(self) -> list[Row]:
         volumes = await self.engine.volumes.list()
-        usage = await self.engine.volumes.usage()
+        due = time.monotonic() - self._sized_at >= _SIZE_SECONDS
+        measure = due or any(volume.name not in self._sizes for volume in volumes)
+        usage = await self.engine.volumes.usage(sizes=measure)
+        if measure:
+            self._sizes = {name: used.size for name, used in usage.items()}
+            self._sized_at = time.monotonic()
+        usage = {name: replace(used, size=self._sizes.get(name, -1))
+                 for name, used in usage.items()}  # fmt: skip
         containers = await self.engine.containers.list(all=True)
         names = {container.id: container.name for container in containers}
         self._volumes = {volume.name: volume for volume in volumes}
@@ -73,6 +85,7 @@ class VolumesView(EngineTable):
             self.app.push_screen(VolumeBrowser(self.engine, volume.name, str(volume.mountpoint)))
 
     def action_reload(self) -> None:
+        self._sized_at = -_SIZE_SECONDS  # sizes measured again too
         self.reload()
 
     def action_inspect(self) -> None:
