@@ -1,4 +1,4 @@
-"""``berth inspect``: containers first, then images, like Docker's object lookup."""
+"""``berth inspect``: containers, then images, volumes and networks, like Docker's lookup."""
 
 from __future__ import annotations
 
@@ -16,12 +16,15 @@ _BAD_TEMPLATE = 64  # docker inspect's status for a template it cannot parse
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    inspect = commands.add_parser("inspect", help="low-level JSON of containers or images")
+    inspect = commands.add_parser(
+        "inspect", help="low-level JSON of containers, images, volumes or networks"
+    )
     inspect.add_argument(
         "-f", "--format", default="",
         help="Go template over each object, e.g. '{{.State.ExitCode}}'; 'json' for one line",
     )  # fmt: skip
-    inspect.add_argument("--type", choices=("container", "image"), help="only look for this kind")
+    inspect.add_argument("--type", choices=("container", "image", "volume", "network"),
+                         help="only look for this kind")  # fmt: skip
     inspect.add_argument("objects", nargs="+", metavar="NAME|ID")
     inspect.set_defaults(handler=_inspect, error_exit=1)
 
@@ -68,15 +71,16 @@ def _joined(shown: list, template: str) -> str:
 
 
 async def _one(engine: Engine, ref: str, kind: str | None) -> dict:
-    if kind != "image":
-        try:
-            return await engine.containers.inspect(ref)
-        except NotFoundError:
-            if kind == "container":
-                raise
-    try:
-        return await engine.images.inspect(ref)
-    except NotFoundError:
-        if kind == "image":
-            raise
-        raise NotFoundError(f'no such object: "{ref}" (see berth ps -a and berth images)') from None
+    """The first object ``ref`` names, in Docker's order, of ``kind`` if given."""
+    lookups = {
+        "container": engine.containers.inspect, "image": engine.images.inspect,
+        "volume": engine.volumes.inspect, "network": engine.networks.inspect,
+    }  # fmt: skip
+    for name, inspect in lookups.items():
+        if kind in (None, name):
+            try:
+                return await inspect(ref)
+            except NotFoundError:
+                if kind is not None:
+                    raise
+    raise NotFoundError(f'no such object: "{ref}" (see berth ps -a, images, volume ls, network ls)')

@@ -74,7 +74,21 @@ def test_missing_field_is_dockers_error(exited):
 def test_others_still_print_when_one_fails(exited):
     result = exited("inspect", "-f", "{{.State.ExitCode}}", "nope", "web")
     assert (result.returncode, result.stdout) == (1, "3\n")
-    assert result.stderr == 'berth: no such object: "nope" (see berth ps -a and berth images)\n'
+    assert result.stderr == (
+        'berth: no such object: "nope" (see berth ps -a, images, volume ls, network ls)\n'
+    )
+
+
+def test_volumes_and_networks_are_found_too(berth):
+    assert berth("volume", "create", "keep").returncode == 0
+    assert berth("network", "create", "--subnet", "10.251.30.0/24", "lan").returncode == 0
+    try:
+        result = berth("inspect", "-f", "{{.Name}} {{.Driver}}", "keep", "lan")
+        assert (result.returncode, result.stdout) == (0, "keep local\nlan bridge\n")
+        only = berth("inspect", "--type", "volume", "lan")
+        assert only.returncode == 1 and 'no such volume: "lan"' in only.stderr
+    finally:
+        berth("network", "rm", "lan")
 
 
 @pytest.mark.parametrize(
