@@ -22,6 +22,7 @@ from engine.api import (
     Container,
     CreateOptions,
     Engine,
+    MountPoint,
     PortMapping,
     RestartPolicy,
     SessionOptions,
@@ -392,7 +393,7 @@ async def _wait(args: argparse.Namespace) -> int:
 _PS_HEADERS = {
     "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
     "RunningFor": "CREATED", "Status": "STATUS", "Ports": "PORTS", "Names": "NAMES",
-    "State": "STATE",
+    "State": "STATE", "Mounts": "MOUNTS",
 }  # fmt: skip
 _PS_DEFAULT = (
     "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
@@ -408,10 +409,20 @@ async def _ps(args: argparse.Namespace) -> int:
         return 0
     ports = await engine.networks.all_ports()
     items = [ps_fields(c, args.no_trunc, ports.get(c.id, [])) for c in containers]
+    if args.format and ".Mounts" in args.format:  # a query per container: only when shown
+        for item, container in zip(items, containers, strict=True):
+            mounts = await engine.containers.mounts(container.id)
+            item["Mounts"] = ",".join(_mount_name(mount, args.no_trunc) for mount in mounts)
     output = render(args.format or _PS_DEFAULT, items, _PS_HEADERS)
     if output:
         print(output)
     return 0
+
+
+def _mount_name(mount: MountPoint, no_trunc: bool) -> str:
+    """A mount as ps's {{.Mounts}} names it: the volume, the bind's source, cut at 15."""
+    name = mount.source or mount.destination  # a tmpfs has no source
+    return name if no_trunc or len(name) <= 15 else name[:14] + "…"
 
 
 def ps_fields(container: Container, no_trunc: bool, ports: list[PortMapping]) -> dict[str, str]:

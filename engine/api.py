@@ -58,7 +58,7 @@ from engine.system import (
 )
 from engine.timestamps import parse as parse_timestamp
 from engine.units import INT64_MAX, parse_size
-from engine.volumes.model import Volume, VolumeUsage
+from engine.volumes.model import MountPoint, Volume, VolumeUsage
 from engine.volumes.service import VolumeService
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ __all__ = [  # noqa: RUF022 (grouped by what they are, not sorted)
     "Network", "PortMapping", "parse_port_spec",
     "DEFAULT_NETWORK", "HOST_NETWORK", "NO_NETWORK", "CONTAINER_PREFIX",
     # volumes
-    "Volume", "VolumeUsage",
+    "Volume", "VolumeUsage", "MountPoint",
     # builds: their options, their progress, their failure
     "BuildOptions", "BuildEvent", "BuildError", "parse_build_args", "parse_build_secrets",  # noqa: F822 (module __getattr__)
     # disk usage and prune

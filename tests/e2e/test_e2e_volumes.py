@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from tests.e2e.cli import Berth, describe
 from tests.e2e.conftest import settled_leaks
@@ -77,4 +78,18 @@ def test_prune_takes_the_anonymous_volume_a_removed_container_left(berth: Berth)
     assert berth.ok("volume", "prune", "-af").stdout == (
         "Deleted Volumes:\nnamed\n\nTotal reclaimed space: 0B\n"
     )
+    _nothing_left(berth)
+
+
+def test_ps_shows_each_containers_mounts_when_asked(berth: Berth, tmp_path: Path) -> None:
+    source = tmp_path / "a-rather-long-source"
+    source.mkdir()
+    berth.ok("create", "--name", "holder", "-v", "named:/data", "-v", f"{source}:/src",
+             "busybox", "true")  # fmt: skip
+    short = berth.ok("ps", "-a", "--format", "{{.Names}} {{.Mounts}}").stdout
+    assert short == f"holder named,{str(source)[:14]}…\n"
+    full = berth.ok("ps", "-a", "--no-trunc", "--format", "{{.Mounts}}").stdout
+    assert full == f"named,{source}\n"
+    berth.ok("rm", "holder")
+    berth.ok("volume", "rm", "named")
     _nothing_left(berth)
