@@ -62,7 +62,7 @@ def oci_mounts(mounts: Sequence[MountPoint], volume_path: Callable[[str], Path])
         source = mount.source if mount.type == "bind" else str(volume_path(mount.source))
         options = ["rbind" if mount.recursive else "bind", mount.propagation or "rprivate"]
         if mount.readonly:  # and every mount under a recursive bind too, as Docker 25+
-            options.append("rro" if mount.recursive else "ro")
+            options.append("rro" if mount.recursive and mount.readonly_below else "ro")
         result.append(oci.Mount(mount.destination, "bind", source, options))
     return result
 

@@ -49,6 +49,7 @@ class MountPoint:
     mode: str = ""  # -v's options as typed ("ro,Z"): inspect's Mode; "" from --mount
     propagation: str = ""  # a bind's: rprivate unless asked
     recursive: bool = True  # a bind's: rbind (Docker's default), or bind-recursive=disabled
+    readonly_below: bool = True  # a read-only rbind's submounts read-only too (not: =writable)
     copy_up: bool = True  # a volume's: fill it from the image while it is new and empty
     tmpfs_options: tuple[str, ...] = ()  # a tmpfs's size=, mode=
     from_flag: str = ""  # "-v", "--mount", "--volumes-from" or "VOLUME" (the image's)

@@ -184,6 +184,11 @@ def _flag(spec: str, fields: dict[str, list[str]], *keys: str) -> bool:
     raise InvalidArgumentError(f'invalid --mount "{spec}": {keys[0]}={value} is not true or false')
 
 
+# Docker's bind-recursive: rbind with read-only submounts when readonly (enabled, readonly),
+# rbind with only the top read-only (writable), or a plain bind (disabled).
+_RECURSIVE = ("enabled", "disabled", "writable", "readonly")
+
+
 def _bind_mount(
     spec: str, fields: dict[str, list[str]], source: str | None, target: str, readonly: bool
 ) -> MountRequest:
@@ -204,14 +209,19 @@ def _bind_mount(
             f"(use {', '.join(_PROPAGATIONS)})"
         )
     recursive = _last(fields, "bind-recursive") or "enabled"
-    if recursive not in ("enabled", "disabled"):
+    if recursive not in _RECURSIVE:
         raise InvalidArgumentError(
-            f'invalid --mount "{spec}": bind-recursive "{recursive}" (use enabled or disabled)'
+            f'invalid --mount "{spec}": bind-recursive "{recursive}" (use {", ".join(_RECURSIVE)})'
+        )
+    if recursive == "readonly" and not readonly:
+        raise InvalidArgumentError(
+            f'invalid --mount "{spec}": bind-recursive=readonly needs readonly as well'
         )
     nonrecursive = _flag(spec, fields, "bind-nonrecursive")
     return MountRequest(MountPoint(
         "bind", target, os.path.normpath(source), readonly=readonly, propagation=propagation,
-        recursive=recursive == "enabled" and not nonrecursive, from_flag="--mount",
+        recursive=recursive != "disabled" and not nonrecursive,
+        readonly_below=recursive != "writable", from_flag="--mount",
     ))  # fmt: skip
 
 

@@ -81,6 +81,32 @@ def test_v_makes_a_missing_host_directory_and_mount_refuses_one(berth, tmp_path:
     assert not absent.exists()
 
 
+@pytest.mark.parametrize(
+    ("recursive", "top", "below"),
+    [("enabled", "ro", "ro"), ("readonly", "ro", "ro"), ("writable", "ro", "rw"),
+     ("disabled", "ro", "not mounted")],
+)  # fmt: skip
+def test_bind_recursive_decides_what_is_read_only_below(berth, tmp_path: Path, recursive: str,
+                                                       top: str, below: str) -> None:  # fmt: skip
+    host = tmp_path / "top"
+    (host / "sub").mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(host / "sub")], check=True)
+    try:
+        (host / "sub" / "marker").write_text("on the tmpfs\n")
+        probe = ("touch /t/x 2>/dev/null && echo rw || echo ro; "
+                 "[ -e /t/sub/marker ] || { echo not mounted; exit; }; "
+                 "touch /t/sub/y 2>/dev/null && echo rw || echo ro")  # fmt: skip
+        mount = f"type=bind,source={host},target=/t,readonly,bind-recursive={recursive}"
+        result = berth("run", "--rm", "--mount", mount, "busybox", "sh", "-c", probe)
+        assert result.stdout.splitlines() == [top, below], result.stderr
+    finally:
+        subprocess.run(["umount", "-l", str(host / "sub")], check=False)
+    not_readonly = f"type=bind,source={host},target=/t,bind-recursive=readonly"
+    refused = berth("run", "--rm", "--mount", not_readonly, "busybox")
+    assert refused.returncode == 125
+    assert "bind-recursive=readonly needs readonly as well" in refused.stderr
+
+
 def test_a_bind_nested_in_a_volume_has_its_mount_point_made_in_the_volume(
     berth, engine, tmp_path: Path
 ):
