@@ -24,17 +24,20 @@ _ACTION = re.compile(
 )
 _ANY_ACTION = re.compile(r"{{.*?}}", re.DOTALL)
 _PADDING = 3
+_MIN_WIDTH = 10
 _GO_TYPES = {dict: "map[string]interface {}", list: "[]interface {}", str: "string",
              bool: "bool", int: "json.Number", float: "json.Number"}  # fmt: skip
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Columns left-aligned, separated by at least three spaces, like Docker's tabwriter."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+    """Columns left-aligned as Docker's tabwriter sets them (minwidth 10, padding 3): a
+    column is its widest cell plus three spaces, and never narrower than ten."""
+    widths = [max(_MIN_WIDTH, max(len(str(cell)) for cell in column) + _PADDING)
+              for column in zip(headers, *rows, strict=True)]  # fmt: skip
     lines = []
     for row in (headers, *rows):
         cells = [str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)]
-        lines.append((" " * _PADDING).join(cells).rstrip())
+        lines.append("".join(cells).rstrip())
     return "\n".join(lines)
 
 

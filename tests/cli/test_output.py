@@ -26,8 +26,11 @@ def test_size(count, text):
     assert size(count) == text
 
 
-def test_table_aligns_with_three_spaces():
-    assert table(["A", "LONGER"], [["xxxx", "y"]]) == "A      LONGER\nxxxx   y"
+def test_table_pads_as_dockers_tabwriter_three_spaces_and_ten_at_least():
+    assert table(["A", "LONGER"], [["xxxx", "y"]]) == "A         LONGER\nxxxx      y"
+    assert table(["REPOSITORY", "TAG"], [["busybox", "x"]]) == (
+        "REPOSITORY   TAG\nbusybox      x"
+    )
 
 
 ITEMS = [{"ID": "abc", "Names": "web"}, {"ID": "def", "Names": "db"}]

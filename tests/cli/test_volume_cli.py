@@ -21,8 +21,9 @@ def test_create_ls_and_formats(berth) -> None:
                      "-o", "device=tmpfs", "-o", "o=size=1m,uid=1000")) == "cache\n"  # fmt: skip
     anonymous = _ok(berth("volume", "create"))
     assert HEX64.fullmatch(anonymous)
-    rows = "".join(f"local    {name}\n" for name in sorted(["cache", "db", anonymous.strip()]))
-    assert _ok(berth("volume", "ls")) == "DRIVER   VOLUME NAME\n" + rows  # by name, as Docker
+    rows = "".join(f"local     {name}\n" for name in sorted(["cache", "db", anonymous.strip()]))
+    # by name, and padded to ten, as Docker
+    assert _ok(berth("volume", "ls")) == "DRIVER    VOLUME NAME\n" + rows
     assert _ok(berth("volume", "ls", "-q", "--filter", "label=tier=data")) == "db\n"
     assert _ok(berth("volume", "ls", "-f", "name=^cach", "-f", "name=^db$", "-q")) == "cache\ndb\n"
     formatted = berth("volume", "ls", "--filter", "label=keep", "--format",
