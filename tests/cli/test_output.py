@@ -28,9 +28,7 @@ def test_size(count, text):
 
 def test_table_pads_as_dockers_tabwriter_three_spaces_and_ten_at_least():
     assert table(["A", "LONGER"], [["xxxx", "y"]]) == "A         LONGER\nxxxx      y"
-    assert table(["REPOSITORY", "TAG"], [["busybox", "x"]]) == (
-        "REPOSITORY   TAG\nbusybox      x"
-    )
+    assert table(["REPOSITORY", "TAG"], [["busybox", "x"]]) == ("REPOSITORY   TAG\nbusybox      x")
 
 
 ITEMS = [{"ID": "abc", "Names": "web"}, {"ID": "def", "Names": "db"}]

@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import require_root
 from tests.e2e import leaks
-from tests.e2e.cli import Berth
+from tests.e2e.berth_cli import Berth
 
 
 def make_engine(directory: Path) -> Berth:

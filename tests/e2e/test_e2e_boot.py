@@ -12,7 +12,7 @@ import shutil
 import signal
 
 from tests.e2e import leaks
-from tests.e2e.cli import Berth, describe, parent_of, poll
+from tests.e2e.berth_cli import Berth, describe, parent_of, poll
 
 # What a reboot takes with it; the engine root's files and rows survive it.
 _VOLATILE = {"process", "mount", "cgroup", "netns", "link", "bridge", "nft"}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.cli import Berth, describe
+from tests.e2e.berth_cli import Berth, describe
 from tests.e2e.conftest import settled_leaks
 
 

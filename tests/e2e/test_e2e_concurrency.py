@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.e2e.cli import HEX64, Berth, describe
+from tests.e2e.berth_cli import HEX64, Berth, describe
 
 _COUNT = 50
 

@@ -13,7 +13,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from tests.e2e.cli import Berth, describe
+from tests.e2e.berth_cli import Berth, describe
 
 
 def snapshot(root: Path) -> str:

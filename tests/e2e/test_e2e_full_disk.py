@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.cli import Berth, describe, poll
+from tests.e2e.berth_cli import Berth, describe, poll
 from tests.small_fs import fill, small_tmpfs
 
 _LOGGER = "i=0; while :; do echo line $i; i=$((i+1)); usleep 2000; done"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import signal
 
-from tests.e2e.cli import Berth, describe, pid_alive, timed
+from tests.e2e.berth_cli import Berth, describe, pid_alive, timed
 
 # A PID 1 ignores signals it has no handler for, so sleep as PID 1 outlives TERM.
 SLEEPER = ("busybox", "sleep", "1000")

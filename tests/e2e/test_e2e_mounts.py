@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.e2e.cli import Berth
+from tests.e2e.berth_cli import Berth
 
 
 def test_dev_container_with_bound_source_and_a_database_volume(

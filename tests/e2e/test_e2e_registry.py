@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.cli import Berth, describe
+from tests.e2e.berth_cli import Berth, describe
 from tests.oci_images import (
     busybox_rootfs_layer,
     file_layer,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 
 from tests.e2e import leaks
-from tests.e2e.cli import BERTH, HEX64, Berth, describe, poll, timed
+from tests.e2e.berth_cli import BERTH, HEX64, Berth, describe, poll, timed
 
 
 def test_foreground_keeps_stdout_and_stderr_apart(berth: Berth) -> None:

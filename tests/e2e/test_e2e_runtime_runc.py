@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.cli import Berth, describe, poll, timed
+from tests.e2e.berth_cli import Berth, describe, poll, timed
 from tests.e2e.conftest import settled_leaks
 from tests.terminal import Terminal
 

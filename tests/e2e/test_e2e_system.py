@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.e2e.cli import Berth, describe
+from tests.e2e.berth_cli import Berth, describe
 
 SYSTEM_PROMPT = """WARNING! This will remove:
   - all stopped containers

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.cli import Berth
+from tests.e2e.berth_cli import Berth
 from tests.terminal import Terminal
 
 DETACH = b"\x10\x11"  # Ctrl-P Ctrl-Q, Docker's default detach keys

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.e2e.cli import Berth, describe
+from tests.e2e.berth_cli import Berth, describe
 from tests.e2e.conftest import settled_leaks
 
 

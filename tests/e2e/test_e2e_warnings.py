@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.cli import HEX64, Berth, describe, poll
+from tests.e2e.berth_cli import HEX64, Berth, describe, poll
 
 PIDS_HIERARCHY = Path("/sys/fs/cgroup/pids")
 PIDS_WARNING = "WARNING: --pids-limit is not applied: "

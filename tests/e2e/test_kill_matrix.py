@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import leaks
-from tests.e2e.cli import HEX64, Berth, describe, parent_of, pid_alive
+from tests.e2e.berth_cli import HEX64, Berth, describe, parent_of, pid_alive
 from tests.e2e.conftest import settled_leaks
 
 KILL_AFTER_MS = (20, 50, 100, 200, 300, 400)  # and once never: the command runs to its end
