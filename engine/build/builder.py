@@ -14,10 +14,10 @@ import contextlib
 import json
 import posixpath
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from engine.build import copying, fetch
 from engine.build import dockerfile as df
@@ -33,9 +33,6 @@ from engine.images import Image
 from engine.images.config import architecture
 from engine.timestamps import parse as parse_timestamp
 
-T = TypeVar("T")
-
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_SHELL = ("/bin/sh", "-c")
 # Build args every Dockerfile may use without declaring them (Docker's list).
 PROXY_ARGS = frozenset(
@@ -64,6 +61,15 @@ class BuildOptions:
     network: str = "bridge"
     secrets: Mapping[str, Path] = field(default_factory=dict)
     platform: str | None = None
+
+
+@dataclass(frozen=True)
+class _Step:
+    number: int  # "#5"
+    started: float  # time.monotonic()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
 
 
 @dataclass
@@ -107,7 +113,8 @@ class Build:
 
     async def run(self) -> Image:
         name = f"[internal] load build definition from {self._options.dockerfile_name}"
-        parsed, (meta_args, stages) = self._step_sync(name, self._parse)
+        with self._reported(name):
+            parsed, (meta_args, stages) = self._parse()
         self._lex = ShellLex(parsed.directives.escape)
         self._stages = stages
         self._global = self._meta_args(meta_args)
@@ -215,7 +222,8 @@ class Build:
             self._emit_cached_from(f"[{label}1/{total}] FROM {base_name}")
         else:
             name = f"[{label}1/{total}] FROM {base_name}"
-            base = await self._timed(name, lambda: self._base_image(base_name))
+            with self._reported(name):
+                base = await self._base_image(base_name)
         config = json.loads(json.dumps(base.config.get("config", {})))
         state = StageState(base, config, [], {}, _stamp(base))
         position = 1
@@ -337,40 +345,23 @@ class Build:
                 self._emit(BuildEvent(number, name, CACHED))
                 state.image = await self._steps.image(found)
                 return
-        self._emit(BuildEvent(number, name, STARTED))
-        started = time.monotonic()
-        try:
-            image = await make(number, started)
-        except BerthError as error:
-            self._emit(BuildEvent(number, name, ERROR, str(error), time.monotonic() - started))
-            raise BuildError(f"failed to solve: {error}") from None
-        await asyncio.to_thread(self._cache.record, key, image.id, state.image.id, name)
-        self._emit(BuildEvent(number, name, DONE, elapsed=time.monotonic() - started))
+        with self._reported(name, number) as step:
+            image = await make(step.number, step.started)
+            await asyncio.to_thread(self._cache.record, key, image.id, state.image.id, name)
         state.image = image
 
-    async def _timed(self, name: str, work: Callable[[], Awaitable[T]]) -> T:
-        number = self._next_number()
-        self._emit(BuildEvent(number, name, STARTED))
-        started = time.monotonic()
+    @contextlib.contextmanager
+    def _reported(self, name: str, number: int | None = None) -> Iterator[_Step]:
+        """A step's STARTED, then its DONE; or its ERROR, raised as BuildKit's "failed to
+        solve"."""
+        step = _Step(number or self._next_number(), time.monotonic())
+        self._emit(BuildEvent(step.number, name, STARTED))
         try:
-            result = await work()
+            yield step
         except BerthError as error:
-            self._emit(BuildEvent(number, name, ERROR, str(error), time.monotonic() - started))
+            self._emit(BuildEvent(step.number, name, ERROR, str(error), step.elapsed()))
             raise BuildError(f"failed to solve: {error}") from None
-        self._emit(BuildEvent(number, name, DONE, elapsed=time.monotonic() - started))
-        return result
-
-    def _step_sync(self, name: str, work: Callable[[], T]) -> T:
-        number = self._next_number()
-        self._emit(BuildEvent(number, name, STARTED))
-        started = time.monotonic()
-        try:
-            result = work()
-        except BerthError as error:
-            self._emit(BuildEvent(number, name, ERROR, str(error), time.monotonic() - started))
-            raise BuildError(f"failed to solve: {error}") from None
-        self._emit(BuildEvent(number, name, DONE, elapsed=time.monotonic() - started))
-        return result
+        self._emit(BuildEvent(step.number, name, DONE, elapsed=step.elapsed()))
 
     def _next_number(self) -> int:
         self._numbers += 1

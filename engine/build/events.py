@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TypeVar
+
+from engine.images.progress import Handle
 
 T = TypeVar("T")
 _DONE = object()
@@ -38,40 +40,10 @@ class BuildEvent:
 Emit = Callable[[BuildEvent], None]
 
 
-class Running(Generic[T]):
-    """``work(emit)`` run as a task; iterate it for its events, then ``await result()``.
-
-    Leaving the iteration early (``async with``, a cancel, an exception) cancels the
-    work and waits until it has unwound: a cancelled build leaves nothing behind.
-    """
-
-    def __init__(self, work: Callable[[Emit], Awaitable[T]]) -> None:
-        self._work = work
-        self._result: T | None = None
-        self._finished = False
-        self._iterator: AsyncGenerator[BuildEvent, None] | None = None
-
-    def __aiter__(self) -> AsyncIterator[BuildEvent]:
-        if self._iterator is None:
-            self._iterator = self._events()
-        return self._iterator
-
-    async def __aenter__(self) -> Running[T]:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.cancel()
-
-    async def cancel(self) -> None:
-        """Stop the work if it still runs; return once it has unwound."""
-        if self._iterator is not None:
-            await self._iterator.aclose()
-
-    async def result(self) -> T:
-        if not self._finished:
-            async for _ in self:
-                pass
-        return self._result  # type: ignore[return-value]
+class Running(Handle[T]):
+    """``work(emit)``, a coroutine, run as a task; its events are BuildEvents. Leaving the
+    iteration early cancels the work and waits until it has unwound: a cancelled build
+    leaves nothing behind."""
 
     async def _events(self) -> AsyncGenerator[BuildEvent, None]:
         queue: asyncio.Queue[object] = asyncio.Queue()

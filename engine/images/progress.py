@@ -55,24 +55,24 @@ class Reporter:
         self._stop.set()
 
 
-class Operation(Generic[T]):
-    """``work(reporter)`` run in a thread; iterate it for its Progress, then ``await
-    result()``. A cancelled task iterating it cancels the work and waits for it to
-    unwind, so nothing is half-registered after; so does leaving ``async with
-    operation:`` early (a plain ``break`` only lets the generator be collected later)."""
+class Handle(Generic[T]):
+    """Long work front ends iterate for its events, then ``await result()``. A cancelled
+    task iterating it cancels the work and waits for it to unwind, so nothing is
+    half-done after; so does leaving ``async with handle:`` early (a plain ``break``
+    only lets the generator be collected later). Subclasses say how the work runs."""
 
-    def __init__(self, work: Callable[[Reporter], T]) -> None:
+    def __init__(self, work: Callable[..., object]) -> None:
         self._work = work
         self._result: T | None = None
         self._finished = False
-        self._events_iterator: AsyncGenerator[Progress, None] | None = None
+        self._events_iterator: AsyncGenerator[object, None] | None = None
 
-    def __aiter__(self) -> AsyncIterator[Progress]:
+    def __aiter__(self) -> AsyncIterator:
         if self._events_iterator is None:
             self._events_iterator = self._events()
         return self._events_iterator
 
-    async def __aenter__(self) -> Operation[T]:
+    async def __aenter__(self) -> Handle[T]:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -84,11 +84,18 @@ class Operation(Generic[T]):
             await self._events_iterator.aclose()
 
     async def result(self) -> T:
-        """The operation's outcome; runs it (ignoring its progress) if nobody iterated it."""
+        """The work's outcome; runs it (ignoring its events) if nobody iterated it."""
         if not self._finished:
             async for _ in self:
                 pass
         return self._result  # type: ignore[return-value]
+
+    def _events(self) -> AsyncGenerator[object, None]:
+        raise NotImplementedError
+
+
+class Operation(Handle[T]):
+    """``work(reporter)`` run in a thread; its events are Progress."""
 
     async def _events(self) -> AsyncGenerator[Progress, None]:
         loop = asyncio.get_running_loop()
