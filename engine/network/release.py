@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.network import etc, firewall, netns
+from engine.network import etc, firewall, netns, wiring
 from engine.network.store import NetworkStore
 from engine.paths import EnginePaths
 from engine.state import Database
@@ -24,6 +24,8 @@ def release(paths: EnginePaths, db: Database, container_id: str) -> None:
     store = NetworkStore(db)
     networks = {endpoint.network_id for endpoint in store.endpoints_of(container_id)}
     netns.remove(namespace_path(paths, container_id))
+    # The namespace took every interface with it, recorded or not.
+    wiring.settle(paths, container_id, leased=lambda _: True)
     had_ports = store.drop_container(container_id)
     if not networks and not had_ports:
         return

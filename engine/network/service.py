@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from engine.errors import ConflictError, InvalidArgumentError, NotFoundError
-from engine.network import etc, firewall, ipam, netns, ports
+from engine.network import etc, firewall, ipam, netns, ports, wiring
 from engine.network.model import (
     CONTAINER_PREFIX,
     DEFAULT_NETWORK,
@@ -284,10 +284,6 @@ class NetworkService:
         wanted = Endpoint(container.id, network.id, network.gateway, f"eth{position}",
                           f"vb{container.id[:10]}{position}",
                           str(namespace_path(self._paths, container.id)), aliases)  # fmt: skip
-        # Named after the container: a pair of that name is what a start killed midway
-        # (before its peer moved into the namespace) left. It would block every start.
-        netlink.delete_link(wanted.host_ifname)
-        netlink.delete_link(f"{wanted.host_ifname}p")
 
         def wire(endpoint: Endpoint) -> None:
             netlink.add_veth(netlink.Veth(
@@ -296,7 +292,12 @@ class NetworkService:
                 None if network.internal else network.gateway, mtu,
             ))  # fmt: skip
 
-        return self._store.lease(wanted, network, ip, wire)
+        with wiring.held(self._paths, wanted.host_ifname):
+            # Named after the container: a pair of that name is what a start killed midway
+            # (before its peer moved into the namespace) left. It would block every start.
+            netlink.delete_link(wanted.host_ifname)
+            netlink.delete_link(f"{wanted.host_ifname}p")
+            return self._store.lease(wanted, network, ip, wire)
 
     def _ensure_bridge(self, network: Network) -> None:
         """The network's bridge, made again if it is gone (a reboot), with its rules."""
@@ -351,10 +352,15 @@ class NetworkService:
                 f"container {container.name} uses --network {container.options.network}: "
                 "it cannot join networks"
             )
-        if network.name in names:
-            raise ConflictError(f"container {container.name} is already on {network.name}")
-        self._save_connected(container.id, [*container.options.connected, network.name])
+        self._settle_wiring(container.id)
         endpoints = self._store.endpoints_of(container.id)
+        if network.name in names:
+            # Recorded, yet not wired in a running container: a connect killed midway.
+            unwired = container.running and all(e.network_id != network.id for e in endpoints)
+            if not unwired:
+                raise ConflictError(f"container {container.name} is already on {network.name}")
+        else:
+            self._save_connected(container.id, [*container.options.connected, network.name])
         if not container.running or not endpoints:
             return
         from engine.network import netlink
@@ -407,5 +413,14 @@ class NetworkService:
         return await asyncio.to_thread(self._endpoints, container_id)
 
     def _endpoints(self, container_id: str) -> list[tuple[Network, Endpoint]]:
+        self._settle_wiring(container_id)
         endpoints = self._store.endpoints_of(container_id)
         return [(self._store.by_id(endpoint.network_id), endpoint) for endpoint in endpoints]
+
+    def _settle_wiring(self, container_id: str) -> None:
+        """Undo what a ``network connect`` killed midway left: an interface without a lease."""
+
+        def leased(host_ifname: str) -> bool:
+            return any(e.host_ifname == host_ifname for e in self._store.endpoints_of(container_id))
+
+        wiring.settle(self._paths, container_id, leased)

@@ -152,6 +152,31 @@ def test_connect_and_disconnect_a_running_container(berth) -> None:
     assert berth("network", "rm", "berth_test_c2").returncode != 0  # peer is still on it
 
 
+def test_a_connect_killed_before_its_lease_commits_is_undone(berth, engine: Engine) -> None:
+    """What a ``network connect`` SIGKILLed between making the interface and committing
+    its lease leaves: a live interface in the container, its wiring marker unlocked."""
+    _ok(berth("network", "create", "--subnet", "10.251.18.0/24", "berth_test_k1"))
+    _ok(berth("network", "create", "--subnet", "10.251.19.0/24", "berth_test_k2"))
+    box = _ok(berth("run", "-d", "--network", "berth_test_k1", "busybox", "sleep", "60"))
+    pid = json.loads(_ok(berth("inspect", box)))[0]["State"]["Pid"]
+    host_side = f"vb{box[:10]}1"
+    subprocess.run(["ip", "link", "add", host_side, "type", "veth", "peer", "name", "orphan"],
+                   check=True)  # fmt: skip
+    subprocess.run(["ip", "link", "set", "orphan", "netns", str(pid)], check=True)
+    subprocess.run(["nsenter", "-t", str(pid), "-n", "ip", "addr", "add", "10.251.19.9/24",
+                    "dev", "orphan"], check=True)  # fmt: skip
+    (engine.paths.runroot / "wiring").mkdir(exist_ok=True)
+    (engine.paths.runroot / "wiring" / host_side).touch()
+
+    networks = json.loads(_ok(berth("inspect", box)))[0]["NetworkSettings"]["Networks"]
+    assert list(networks) == ["berth_test_k1"]
+    assert "orphan" not in _ok(berth("exec", box, "ls", "/sys/class/net"))
+    assert _until(lambda: host_side not in _host_links())
+    assert not (engine.paths.runroot / "wiring" / host_side).exists()
+    _ok(berth("network", "connect", "berth_test_k2", box))
+    assert "inet 10.251.19." in _ok(berth("exec", box, "ip", "-o", "-4", "addr"))
+
+
 def test_internal_network_has_no_default_route(berth) -> None:
     _ok(berth("network", "create", "--internal", "--subnet", "10.251.17.0/24", "berth_test_int"))
     routes = _ok(berth("run", "--rm", "--network", "berth_test_int", "busybox", "ip", "route"))
