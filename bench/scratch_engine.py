@@ -1,6 +1,6 @@
 """A throwaway engine for a benchmark: its own root and run dir under /tmp, busybox:latest
-built offline, and nothing of it left on the host afterwards (containers, the default
-bridge, nftables rules), even when the benchmark fails."""
+built offline, and nothing of it left on the host afterwards (containers, networks with
+their bridges and nftables rules, mounts), even when the benchmark fails."""
 
 from __future__ import annotations
 
@@ -38,19 +38,47 @@ class ScratchEngine:
 
 @contextlib.contextmanager
 def scratch_engine(prefix: str) -> Iterator[ScratchEngine]:
-    with tempfile.TemporaryDirectory(prefix=prefix) as directory:
-        paths = EnginePaths(Path(directory) / "root", Path(directory) / "run")
-        berth = [BERTH, "--root", str(paths.root), "--runroot", str(paths.runroot)]
-        scratch = ScratchEngine(paths, berth)
+    with (
+        tempfile.TemporaryDirectory(prefix=prefix) as directory,
+        berth_engine(Path(directory)) as scratch,
+    ):
+        yield scratch
+
+
+@contextlib.contextmanager
+def berth_engine(directory: Path) -> Iterator[ScratchEngine]:
+    """An engine rooted at ``directory``/root and ``directory``/run, emptied at the end:
+    every container removed, then every network (the default's bridge and the engine's
+    nft table go with it), then whatever is still mounted under it."""
+    paths = EnginePaths(directory / "root", directory / "run")
+    berth = [BERTH, "--root", str(paths.root), "--runroot", str(paths.runroot)]
+    scratch = ScratchEngine(paths, berth)
+    try:
+        scratch.run("starter")
+        yield scratch
+    finally:
+        ids = subprocess.run([*berth, "ps", "-aq"], capture_output=True, text=True).stdout
+        if ids.split():
+            removed = subprocess.run([*berth, "rm", "-f", *ids.split()], capture_output=True,
+                                     text=True)  # fmt: skip
+            if removed.returncode != 0:  # say so: a leak would skew the next bench
+                print(f"clean-up: berth rm -f failed: {removed.stderr.strip()}",
+                      file=sys.stderr)  # fmt: skip
+        engine = Engine(paths)
         try:
-            scratch.run("starter")
-            yield scratch
+            engine.networks.remove_all()
         finally:
-            ids = subprocess.run([*berth, "ps", "-aq"], capture_output=True, text=True).stdout
-            if ids.split():
-                removed = subprocess.run([*berth, "rm", "-f", *ids.split()], capture_output=True,
-                                         text=True)  # fmt: skip
-                if removed.returncode != 0:  # say so: a leak would skew the next bench
-                    print(f"clean-up: berth rm -f failed: {removed.stderr.strip()}",
-                          file=sys.stderr)  # fmt: skip
-            Engine(paths).networks.remove_all()
+            engine.close()
+        unmount_under(directory)
+
+
+def unmount_under(directory: Path) -> None:
+    """Detach every mount left under ``directory``, deepest first, before it is removed."""
+    prefix = str(directory.resolve()) + "/"
+    points = {
+        line.split()[4]
+        for line in Path("/proc/self/mountinfo").read_text().splitlines()
+        if line.split()[4].startswith(prefix)
+    }
+    for point in sorted(points, key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
