@@ -7,34 +7,17 @@ one leaves its trace in the engine root's debug.log, or prints it with ``--debug
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import errno
+import importlib
 import os
 import select
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
-from cli import (
-    build,
-    containers,
-    files,
-    images,
-    inspect,
-    logs,
-    network,
-    port,
-    registry,
-    stats,
-    system,
-    update,
-    volumes,
-)
-from engine.api import engine_root
 from engine.errors import BerthError, ContainerStartError
 
 #: Docker's exit status when SIGPIPE ends a command: a closed stdout ends it like `yes | head`
@@ -51,7 +34,31 @@ class _Parser(argparse.ArgumentParser):
         self.exit(125, f"berth: {message} (see '{self.prog} --help')\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: The modules that register the commands. Only the running command's modules are
+#: imported, and the engine services they use with them; ``--help`` loads them all.
+_COMMANDS_OF = {
+    ("build",): "build builder",
+    ("containers",): "attach create exec kill pause ps rename restart rm run start stop top "
+    "unpause wait",
+    ("files",): "cp diff export",
+    ("images",): "commit history images import rmi starter tag",
+    # the registry's commands also join the image group (image pull and the like)
+    ("images", "registry"): "image load login logout pull push save",
+    ("inspect",): "inspect",
+    ("logs",): "logs",
+    ("network",): "network",
+    ("port",): "port",
+    ("stats",): "stats",
+    ("system",): "container system",
+    ("update",): "update",
+    ("volumes",): "volume",
+}
+_MODULES = {word: modules for modules, words in _COMMANDS_OF.items() for word in words.split()}
+_GLOBAL_OPTIONS_WITH_VALUE = ("--root", "--runroot")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of ``command``'s modules, or of every command if it is not one."""
     parser = _Parser(
         prog="berth",
         description="A daemonless container engine. With no command, opens the terminal UI.",
@@ -63,33 +70,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # not dest="command": run and create take the container's command under that name
     commands = parser.add_subparsers(dest="subcommand", metavar="COMMAND")
-    build.register(commands)
-    containers.register(commands)
-    files.register(commands)
-    image_commands = images.register(commands)
-    inspect.register(commands)
-    logs.register(commands)
-    network.register(commands)
-    port.register(commands)
-    registry.register(commands, image_commands)
-    stats.register(commands)
-    system.register(commands)
-    update.register(commands)
-    volumes.register(commands)
+    modules = _MODULES.get(command or "", sorted({m for ms in _MODULES.values() for m in ms}))
+    image_commands = None
+    for name in modules:
+        module = importlib.import_module(f"cli.{name}")
+        if name == "images":
+            image_commands = module.register(commands)
+        elif name == "registry":
+            module.register(commands, image_commands)
+        else:
+            module.register(commands)
     tui = commands.add_parser("tui", help="open the terminal UI")
     tui.set_defaults(handler=None)
     return parser
 
 
+def command_word(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names (``run`` of ``--root R run ...``), if any."""
+    words = iter(argv)
+    for word in words:
+        if word in _GLOBAL_OPTIONS_WITH_VALUE:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(command_word(argv)).parse_args(argv)
     try:
         status = _run(args)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
         return status
     except KeyboardInterrupt:
         return 130
-    except (Exception, asyncio.CancelledError) as error:
+    except SystemExit:
+        raise
+    except BaseException as error:  # an Exception, or asyncio's CancelledError
         try:
             return _report(args, error)
         except Exception:  # reporting failed too: say the least that cannot fail
@@ -102,6 +120,8 @@ def _run(args: argparse.Namespace) -> int:
         from tui.app import run_tui  # Textual loads only for the TUI
 
         return run_tui(args.root, args.runroot)
+    import asyncio
+
     return asyncio.run(args.handler(args)) or 0
 
 
@@ -147,6 +167,8 @@ def _command(args: argparse.Namespace) -> str:
 
 
 def _engine_root(args: argparse.Namespace) -> str:
+    from engine.api import engine_root
+
     return engine_root(args.root, args.runroot)
 
 
@@ -170,6 +192,8 @@ def _log_trace(args: argparse.Namespace, error: BaseException) -> str:
 
 def _temporary_log(entry: str) -> str | None:
     """A fresh file under /tmp (mkstemp: no name another user could plant a link at)."""
+    import tempfile
+
     try:
         descriptor, path = tempfile.mkstemp(prefix="berth-debug-", suffix=".log")
         with os.fdopen(descriptor, "w", encoding="utf-8", errors="replace") as log:

@@ -10,61 +10,85 @@ contracts in pyproject.toml ([tool.importlinter]) hold every front end to it.
 
 from __future__ import annotations
 
+import importlib
 import os
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from engine import humanize
-from engine.attach.client import AttachClient
-from engine.attach.detach_keys import DEFAULT_DETACH_KEYS, parse_detach_keys
-from engine.attach.terminal import SessionEnd, SessionOptions, run_session, terminal_size
-from engine.containers.environment import read_env_file, resolve_user_entries
-from engine.containers.limits import FLAGS as LIMIT_FLAGS
-from engine.containers.limits import in_effect as limits_in_effect
-from engine.containers.limits import parse as parse_limit
-from engine.containers.logs import LogEntry, parse_tail, parse_time_filter
-from engine.containers.model import Container, CreateOptions
-from engine.containers.service import ContainerService
-from engine.containers.status import container_status
 from engine.errors import PermissionError_
-from engine.files.service import ContainerFiles
-from engine.images import Image, ImageService, ImageSummary
-from engine.images.layer_files import LayerChange, LayerInfo, MergedEntry
-from engine.images.progress import Operation, Progress
-from engine.monitor.restart import RestartPolicy
-from engine.network.model import (
-    CONTAINER_PREFIX,
-    DEFAULT_NETWORK,
-    HOST_NETWORK,
-    NO_NETWORK,
-    Network,
-    PortMapping,
-)
-from engine.network.ports import parse as parse_port_spec
-from engine.network.service import NetworkService
 from engine.paths import DEFAULT_ROOT, EnginePaths
-from engine.signals import parse_signal
-from engine.state import Database
-from engine.stats import StatsService
-from engine.stats.reading import ContainerStats
 from engine.storage import space
-from engine.system import (
-    ContainerUsage,
-    DiskUsage,
-    ImageUsage,
-    PruneFilter,
-    SystemService,
-    VolumeSpace,
-)
-from engine.timestamps import parse as parse_timestamp
-from engine.units import INT64_MAX, parse_size
-from engine.volumes.model import MountPoint, Volume, VolumeUsage
-from engine.volumes.service import VolumeService
 
 if TYPE_CHECKING:
     from engine.build.service import BuildService
+    from engine.containers.service import ContainerService
+    from engine.files.service import ContainerFiles
+    from engine.images import ImageService
+    from engine.network.service import NetworkService
+    from engine.state import Database
+    from engine.stats import StatsService
+    from engine.system import SystemService
+    from engine.volumes.service import VolumeService
 
-__all__ = [  # noqa: RUF022 (grouped by what they are, not sorted)
+#: Every name below, with the module it comes from: a front end's ``from engine.api import
+#: X`` loads X's module alone (module ``__getattr__``), so ``berth ps`` never imports the
+#: build, the registry or the runtime. ``humanize`` and ``space`` are modules themselves.
+_EXPORTS: dict[str, tuple[str, str | None]] = {
+    "humanize": ("engine.humanize", None),
+    "AttachClient": ("engine.attach.client", "AttachClient"),
+    "DEFAULT_DETACH_KEYS": ("engine.attach.detach_keys", "DEFAULT_DETACH_KEYS"),
+    "parse_detach_keys": ("engine.attach.detach_keys", "parse_detach_keys"),
+    "SessionEnd": ("engine.attach.terminal", "SessionEnd"),
+    "SessionOptions": ("engine.attach.terminal", "SessionOptions"),
+    "run_session": ("engine.attach.terminal", "run_session"),
+    "terminal_size": ("engine.attach.terminal", "terminal_size"),
+    "read_env_file": ("engine.containers.environment", "read_env_file"),
+    "resolve_user_entries": ("engine.containers.environment", "resolve_user_entries"),
+    "LIMIT_FLAGS": ("engine.containers.limits", "FLAGS"),
+    "limits_in_effect": ("engine.containers.limits", "in_effect"),
+    "parse_limit": ("engine.containers.limits", "parse"),
+    "LogEntry": ("engine.containers.logs", "LogEntry"),
+    "parse_tail": ("engine.containers.logs", "parse_tail"),
+    "parse_time_filter": ("engine.containers.logs", "parse_time_filter"),
+    "Container": ("engine.containers.model", "Container"),
+    "CreateOptions": ("engine.containers.model", "CreateOptions"),
+    "container_status": ("engine.containers.status", "container_status"),
+    "Image": ("engine.images", "Image"),
+    "ImageSummary": ("engine.images", "ImageSummary"),
+    "LayerChange": ("engine.images.layer_files", "LayerChange"),
+    "LayerInfo": ("engine.images.layer_files", "LayerInfo"),
+    "MergedEntry": ("engine.images.layer_files", "MergedEntry"),
+    "Operation": ("engine.images.progress", "Operation"),
+    "Progress": ("engine.images.progress", "Progress"),
+    "RestartPolicy": ("engine.monitor.restart", "RestartPolicy"),
+    "CONTAINER_PREFIX": ("engine.network.model", "CONTAINER_PREFIX"),
+    "DEFAULT_NETWORK": ("engine.network.model", "DEFAULT_NETWORK"),
+    "HOST_NETWORK": ("engine.network.model", "HOST_NETWORK"),
+    "NO_NETWORK": ("engine.network.model", "NO_NETWORK"),
+    "Network": ("engine.network.model", "Network"),
+    "PortMapping": ("engine.network.model", "PortMapping"),
+    "parse_port_spec": ("engine.network.ports", "parse"),
+    "parse_signal": ("engine.signals", "parse_signal"),
+    "ContainerStats": ("engine.stats.reading", "ContainerStats"),
+    "ContainerUsage": ("engine.system", "ContainerUsage"),
+    "DiskUsage": ("engine.system", "DiskUsage"),
+    "ImageUsage": ("engine.system", "ImageUsage"),
+    "PruneFilter": ("engine.system", "PruneFilter"),
+    "VolumeSpace": ("engine.system", "VolumeSpace"),
+    "parse_timestamp": ("engine.timestamps", "parse"),
+    "INT64_MAX": ("engine.units", "INT64_MAX"),
+    "parse_size": ("engine.units", "parse_size"),
+    "MountPoint": ("engine.volumes.model", "MountPoint"),
+    "Volume": ("engine.volumes.model", "Volume"),
+    "VolumeUsage": ("engine.volumes.model", "VolumeUsage"),
+    "BuildOptions": ("engine.build.builder", "BuildOptions"),
+    "BuildError": ("engine.build.builder", "BuildError"),
+    "BuildEvent": ("engine.build.events", "BuildEvent"),
+    "parse_build_args": ("engine.build.service", "build_args"),
+    "parse_build_secrets": ("engine.build.service", "secrets"),
+}
+
+__all__ = [  # noqa: RUF022, F822 (grouped by what they are; module __getattr__ has them)
     # the engine and its root
     "Engine", "engine_root",
     # containers
@@ -81,7 +105,7 @@ __all__ = [  # noqa: RUF022 (grouped by what they are, not sorted)
     # volumes
     "Volume", "VolumeUsage", "MountPoint",
     # builds: their options, their progress, their failure
-    "BuildOptions", "BuildEvent", "BuildError", "parse_build_args", "parse_build_secrets",  # noqa: F822 (module __getattr__)
+    "BuildOptions", "BuildEvent", "BuildError", "parse_build_args", "parse_build_secrets",
     # disk usage and prune
     "DiskUsage", "ImageUsage", "ContainerUsage", "VolumeSpace", "PruneFilter",
     # stats
@@ -95,24 +119,17 @@ __all__ = [  # noqa: RUF022 (grouped by what they are, not sorted)
 
 
 class Engine:
-    """The local engine: images and containers under one root, as async services."""
+    """The local engine: images and containers under one root, as async services.
+
+    Each service is built on first use, with its modules: a command pays for the
+    services it touches. Opening one that keeps leftovers of killed commands (images,
+    containers) collects them then.
+    """
 
     def __init__(self, paths: EnginePaths) -> None:
         paths.ensure()
         self.paths = paths
-        self.db = Database(paths.database)
-        self.images = ImageService(paths, self.db)
-        self.images.collect_leftovers()
-        self.networks = NetworkService(paths, self.db)
-        self.volumes = VolumeService(paths, self.db)
-        self.containers = ContainerService(paths, self.db, self.images, self.networks, self.volumes)
-        self.containers.collect_leftovers()
-        self.files = ContainerFiles(paths, self.containers, self.images)
         space.keep_reserve(paths.root)
-        self.stats = StatsService(self.containers, paths.runroot)
-        self.system = SystemService(
-            paths, self.db, self.images, self.containers, self.networks, self.volumes
-        )
 
     @classmethod
     def open(cls, root: str | None = None, runroot: str | None = None) -> Engine:
@@ -124,32 +141,80 @@ class Engine:
         return cls(EnginePaths.resolve(root, runroot))
 
     @cached_property
+    def db(self) -> Database:
+        from engine.state import Database
+
+        return Database(self.paths.database)
+
+    @cached_property
+    def images(self) -> ImageService:
+        from engine.images import ImageService
+
+        images = ImageService(self.paths, self.db)
+        images.collect_leftovers()
+        return images
+
+    @cached_property
+    def networks(self) -> NetworkService:
+        from engine.network.service import NetworkService
+
+        return NetworkService(self.paths, self.db)
+
+    @cached_property
+    def volumes(self) -> VolumeService:
+        from engine.volumes.service import VolumeService
+
+        return VolumeService(self.paths, self.db)
+
+    @cached_property
+    def containers(self) -> ContainerService:
+        from engine.containers.service import ContainerService
+
+        containers = ContainerService(self.paths, self.db, lambda: self.images,
+                                      lambda: self.networks, lambda: self.volumes)  # fmt: skip
+        containers.collect_leftovers()
+        return containers
+
+    @cached_property
+    def files(self) -> ContainerFiles:
+        from engine.files.service import ContainerFiles
+
+        return ContainerFiles(self.paths, self.containers, self.images)
+
+    @cached_property
+    def stats(self) -> StatsService:
+        from engine.stats import StatsService
+
+        return StatsService(self.containers, self.paths.runroot)
+
+    @cached_property
+    def system(self) -> SystemService:
+        from engine.system import SystemService
+
+        return SystemService(self.paths, self.db, self.images, self.containers, self.networks,
+                             self.volumes)  # fmt: skip
+
+    @cached_property
     def build(self) -> BuildService:
-        """``berth build``; its modules load on first use, not with every command."""
         from engine.build.service import BuildService
 
         return BuildService(self.paths, self.db, self.images, self.containers)
 
     def close(self) -> None:
-        self.db.close()
-
-
-_BUILD_NAMES = {
-    "BuildOptions": ("builder", "BuildOptions"), "BuildError": ("builder", "BuildError"),
-    "BuildEvent": ("events", "BuildEvent"), "parse_build_args": ("service", "build_args"),
-    "parse_build_secrets": ("service", "secrets"),
-}  # fmt: skip
+        if "db" in self.__dict__:
+            self.db.close()
 
 
 def __getattr__(name: str) -> object:
-    """The build's names, imported only when a front end asks for one (not when the import
-    system probes this module for ``__path__`` and the like)."""
-    if name not in _BUILD_NAMES:
+    """A name of ``__all__``, its module imported only now (not when the import system
+    probes this module for ``__path__`` and the like)."""
+    if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    module, attribute = _BUILD_NAMES[name]
-    return getattr(importlib.import_module(f"engine.build.{module}"), attribute)
+    module, attribute = _EXPORTS[name]
+    imported = importlib.import_module(module)
+    value = imported if attribute is None else getattr(imported, attribute)
+    globals()[name] = value  # the next lookup is a plain one
+    return value
 
 
 def engine_root(root: str | None = None, runroot: str | None = None) -> str:

@@ -14,15 +14,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine import humanize
-from engine.cgroups import Limits
-from engine.cgroups.limits import MAX_BLKIO_WEIGHT, MIN_BLKIO_WEIGHT
 from engine.containers.model import CreateOptions
 from engine.errors import ConflictError, InvalidArgumentError
-from engine.runtime import resources
 from engine.units import INT64_MAX, size_in_bytes
+
+if TYPE_CHECKING:  # the cgroup and OCI modules load when limits are applied, not parsed
+    from engine.cgroups import Limits
 
 #: Docker's flag for each CreateOptions field that is a resource limit; its messages
 #: name the flag, whichever front end the value was typed into
@@ -107,6 +107,8 @@ def _nano_cpus(text: str) -> int:
 
 def checked(options: CreateOptions) -> CreateOptions:
     """``options`` with Docker's defaults filled in; InvalidArgumentError as Docker words it."""
+    from engine.cgroups.limits import MAX_BLKIO_WEIGHT, MIN_BLKIO_WEIGHT
+
     _check_cpus(options)
     _check_memory(options)
     if options.blkio_weight and not (MIN_BLKIO_WEIGHT <= options.blkio_weight <= MAX_BLKIO_WEIGHT):
@@ -246,6 +248,8 @@ def parse_list(text: str, error: str, most: int | None = None) -> set[int]:
 
 def cgroup_limits(options: CreateOptions) -> Limits:
     """The cgroup settings for ``options``: --cpus becomes a quota per 100 ms period."""
+    from engine.cgroups import Limits
+
     period = options.cpu_period or (DEFAULT_CPU_PERIOD if options.nano_cpus else 0)
     quota = options.cpu_quota or options.nano_cpus * period // NANO
     return Limits(
@@ -267,6 +271,9 @@ def live_resources(old: CreateOptions, new: CreateOptions) -> dict[str, Any]:
 
     A limit that was set and no longer is must be lifted (-1), not left in place.
     """
+    from engine.cgroups import Limits
+    from engine.runtime import resources
+
     before, after = cgroup_limits(old), cgroup_limits(new)
     lifted = {
         item.name: -1
@@ -280,6 +287,8 @@ def live_resources(old: CreateOptions, new: CreateOptions) -> dict[str, Any]:
 
 def oci_resources(options: CreateOptions) -> dict[str, Any]:
     """config.json's ``linux.resources`` for ``options``."""
+    from engine.runtime import resources
+
     return resources.to_oci(cgroup_limits(options))
 
 
@@ -322,6 +331,8 @@ def warnings(notes: Iterable[str], options: CreateOptions) -> list[str]:
     ``--pids-limit is not applied: the pids cgroup controller is not mounted on this
     host``. Any other note (device rules, say) is kept as the runtime put it.
     """
+    from engine.runtime import resources
+
     said: list[str] = []
     for note in notes:
         found = resources.setting(note)

@@ -15,28 +15,12 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from engine import cgroups, runtimes
-from engine.attach.client import AttachClient
-from engine.containers import bundle as bundles
-from engine.containers import limits, mounts, security
-from engine.containers.command import container_args
-from engine.containers.environment import merge_env
-from engine.containers.inspect import container_inspect, network_settings
-from engine.containers.lifecycle import (
-    MonitorHandle,
-    attach_socket,
-    read_ready,
-    spawn_exec_monitor,
-    spawn_monitor,
-)
 from engine.containers.locks import container_lock, forget, lock_dir, lock_path
-from engine.containers.logs import LogEntry, follow_logs, read_logs
 from engine.containers.model import Container, CreateOptions, stored_options
 from engine.containers.names import generate_name, validate_name
-from engine.containers.run_config import run_config
 from engine.containers.store import ContainerStore
-from engine.containers.user import resolve_user
 from engine.errors import (
     BerthError,
     ConflictError,
@@ -45,24 +29,26 @@ from engine.errors import (
     NoSpaceError,
     NotFoundError,
 )
-from engine.images import Image, ImageService
-from engine.linux.syscalls import describe
 from engine.monitor import status
 from engine.monitor.restart import RestartPolicy
 from engine.monitor.status import RunStatus
-from engine.network.model import ContainerNetwork
-from engine.network.service import NetworkService
 from engine.paths import EnginePaths
 from engine.process_identity import identity, identity_running, is_running
-from engine.runtime.rootpath import resolve as resolve_in_root
 from engine.signals import parse_signal
 from engine.state import Database
-from engine.storage import overlay, scratch, space
 from engine.timestamps import now
-from engine.volumes import copyup
 from engine.volumes.model import MountPoint
-from engine.volumes.mountspec import MountRequest
-from engine.volumes.service import VolumeService
+
+if TYPE_CHECKING:  # what only annotations name: the run path's modules load when used
+    from engine import cgroups, runtimes
+    from engine.attach.client import AttachClient
+    from engine.containers.lifecycle import MonitorHandle
+    from engine.containers.logs import LogEntry
+    from engine.images import Image, ImageService
+    from engine.network.model import ContainerNetwork
+    from engine.network.service import NetworkService
+    from engine.volumes.mountspec import MountRequest
+    from engine.volumes.service import VolumeService
 
 _NAME_ATTEMPTS = 20
 _POLL_SECONDS = 0.02
@@ -80,18 +66,32 @@ Warn = Callable[[str], None]
 
 class ContainerService:
     def __init__(
-        self, paths: EnginePaths, db: Database, images: ImageService, networks: NetworkService,
-        volumes: VolumeService,
+        self, paths: EnginePaths, db: Database, images: Callable[[], ImageService],
+        networks: Callable[[], NetworkService], volumes: Callable[[], VolumeService],
     ) -> None:  # fmt: skip
+        """``images``, ``networks`` and ``volumes`` give the other services when first
+        needed: ``ps`` builds none of them."""
         self._paths = paths
-        self._images = images
-        self._networks = networks
-        self._volumes = volumes
+        self._services = (images, networks, volumes)
         self._store = ContainerStore(db)
+
+    @property
+    def _images(self) -> ImageService:
+        return self._services[0]()
+
+    @property
+    def _networks(self) -> NetworkService:
+        return self._services[1]()
+
+    @property
+    def _volumes(self) -> VolumeService:
+        return self._services[2]()
 
     def collect_leftovers(self) -> None:
         """Remove the directories and lock of containers whose row is gone: an ``rm``
         killed between deleting the row and the files. Best effort, as the engine opens."""
+        from engine.storage import scratch
+
         try:
             bases = (self._paths.containers, self._paths.container_runs,
                      lock_dir(self._paths.runroot))  # fmt: skip
@@ -127,6 +127,9 @@ class ContainerService:
 
     async def inspect(self, ref: str) -> dict:
         """Docker-shaped ``inspect`` JSON of a container."""
+        from engine.containers import mounts
+        from engine.containers.inspect import container_inspect, network_settings
+
         container = await self.get(ref)
         image = await asyncio.to_thread(self._images.get_by_id, container.image_id)
         pid = await asyncio.to_thread(self._init_pid, container)
@@ -159,6 +162,9 @@ class ContainerService:
         ``warn`` hears, as Docker's create says, each limit this host cannot apply
         (tried on a scratch cgroup); ``start`` says them again, as it finds them.
         """
+        from engine import cgroups, runtimes
+        from engine.containers import limits
+
         # An unknown runtime is refused before anything is made (or pulled).
         runtime_name = options.runtime or runtimes.default_name()
         runtime = await asyncio.to_thread(runtimes.get, runtime_name, self._paths.runroot)
@@ -176,6 +182,10 @@ class ContainerService:
     def _create(
         self, options: CreateOptions, image: Image, run_by: str | None, runtime: str
     ) -> Container:
+        from engine.containers import bundle as bundles
+        from engine.containers import limits, mounts, security
+        from engine.containers.command import container_args
+
         options = limits.checked(options)
         security.check(options)
         if options.workdir and not options.workdir.startswith("/"):
@@ -245,6 +255,8 @@ class ContainerService:
         ``warn`` hears each setting the runtime could not apply on this host (the
         container runs without it).
         """
+        from engine.containers.lifecycle import read_ready
+
         container = await self.get(ref)
         if container.running:
             return container
@@ -271,6 +283,9 @@ class ContainerService:
         self, handle: MonitorHandle, container: Container, warn: Warn | None = None
     ) -> AttachClient:
         """Connect to a monitor that waits for us, then hear whether its process started."""
+        from engine.attach.client import AttachClient
+        from engine.containers.lifecycle import read_ready
+
         try:
             client = await AttachClient.connect(handle.socket, container.name)
         except BaseException:
@@ -296,6 +311,8 @@ class ContainerService:
         ``privileged``: every capability, as ``docker exec --privileged`` gives (the
         container's seccomp profile still applies).
         """
+        from engine.containers.lifecycle import read_ready, spawn_exec_monitor
+
         container = await self.get(ref)
         if container.state == "paused":
             raise ConflictError(
@@ -322,6 +339,11 @@ class ContainerService:
         workdir: str | None, user: str | None, tty: bool, privileged: bool,
     ) -> dict:  # fmt: skip
         """The container's own process settings, with exec's overrides."""
+        from engine.containers import bundle as bundles
+        from engine.containers import security
+        from engine.containers.environment import merge_env
+        from engine.containers.user import resolve_user
+
         bundle = self._paths.container_dir(container.id)
         process = json.loads((bundle / "config.json").read_text())["process"]
         if workdir and not workdir.startswith("/"):
@@ -347,6 +369,9 @@ class ContainerService:
 
     async def attach(self, ref: str) -> tuple[Container, AttachClient]:
         """Connect to a running container's monitor."""
+        from engine.attach.client import AttachClient
+        from engine.containers.lifecycle import attach_socket
+
         container = await self.get(ref)
         if not container.running:
             raise ConflictError(
@@ -387,6 +412,10 @@ class ContainerService:
     def _set_up_and_spawn(
         self, container: Container, wait_for_attach: bool, terminal_size: tuple[int, int] | None
     ) -> MonitorHandle:
+        from engine.containers import bundle as bundles
+        from engine.containers.lifecycle import spawn_monitor
+        from engine.storage import overlay
+
         image = self._images.get_by_id(container.image_id)
         bundle = self._paths.container_dir(container.id)
         for directory in bundles.container_dirs(bundle):  # a create killed half-way made none
@@ -410,6 +439,9 @@ class ContainerService:
     def _prepare_bundle(
         self, bundle: Path, container: Container, image: Image, network: ContainerNetwork
     ) -> None:
+        from engine.containers import bundle as bundles
+        from engine.containers import mounts
+
         lowers = self._lowers(image)
         links = self._images.short_links(image)
         kept = self._store.mounts(container.id)
@@ -421,6 +453,9 @@ class ContainerService:
 
     def _copy_up(self, kept: list[MountPoint], rootfs: Path) -> None:
         """Fill each new, empty volume from the image's files at its path (Docker's copy-up)."""
+        from engine.runtime.rootpath import resolve as resolve_in_root
+        from engine.volumes import copyup
+
         for mount in kept:
             if mount.type != "volume":
                 continue
@@ -559,6 +594,9 @@ class ContainerService:
         container is paused meanwhile (unless not ``pause``), so the layer is one instant
         of its files; a paused one stays paused, a stopped one is read as it is.
         """
+        from engine.containers import bundle as bundles
+        from engine.containers.run_config import run_config
+
         container = await self.get(ref)
         image = await asyncio.to_thread(self._images.get_by_id, container.image_id)
         bundle = self._paths.container_dir(container.id)
@@ -589,10 +627,14 @@ class ContainerService:
 
     def _cgroup(self, container_id: str) -> cgroups.Cgroup:
         """The container's cgroup, whichever runtime made it (the engine names its path)."""
+        from engine import cgroups
+
         return cgroups.get(cgroups.container_path(container_id))
 
     def _runtime(self, container: Container) -> runtimes.OciRuntime:
         """The OCI runtime the container was created with (``--runtime``)."""
+        from engine import runtimes
+
         return runtimes.get(container.runtime, self._paths.runroot)
 
     async def update(self, ref: str, changes: Mapping[str, int | str]) -> list[str]:
@@ -600,6 +642,8 @@ class ContainerService:
 
         Returns a note for each limit this host cannot set (the rest are set).
         """
+        from engine.containers import limits
+
         container = await self.get(ref)
         options = limits.updated(container.options, changes)
         notes = []
@@ -610,6 +654,9 @@ class ContainerService:
         return notes
 
     def _update_live(self, container: Container, options: CreateOptions) -> list[str]:
+        from engine.containers import limits
+        from engine.linux.syscalls import describe
+
         changed = limits.live_resources(container.options, options)
         try:
             notes = self._runtime(container).update(container.id, changed)
@@ -638,6 +685,8 @@ class ContainerService:
         until: float | None = None, tail: int | None = None,
     ) -> AsyncIterator[LogEntry]:  # fmt: skip
         """The container's log entries; with ``follow``, new ones until it stops."""
+        from engine.containers.logs import follow_logs, read_logs
+
         container = await self.get(ref)
         path = self._paths.container_dir(container.id) / "ctr.log"
         if not follow:
@@ -699,6 +748,8 @@ class ContainerService:
         return container
 
     def _remove(self, container: Container, volumes: bool) -> None:
+        from engine.storage import space
+
         run_dir = self._paths.container_run_dir(container.id)
         if status.monitor_alive(run_dir):
             # No restart policy may bring it back while it goes.
@@ -734,6 +785,9 @@ class ContainerService:
 
     def _release(self, container: Container) -> None:
         """Remove the runtime's state and cgroup, unmount the rootfs, release the network."""
+        from engine.containers import bundle as bundles
+        from engine.storage import overlay
+
         container_id = container.id
         with contextlib.suppress(NotFoundError):
             self._runtime(container).delete(container_id, force=True)
@@ -895,6 +949,8 @@ def _lost(container: Container, record: RunStatus | None) -> RunStatus:
 
 def _tell(warn: Warn | None, notes: list[str], container: Container) -> None:
     """Pass the runtime's notes on to ``warn``, worded for a user."""
+    from engine.containers import limits
+
     if warn is not None:
         for text in limits.warnings(notes, container.options):
             warn(text)
