@@ -76,36 +76,44 @@ def _loopback(line: str) -> bool:
     return server.startswith("127.") or server == "::1"
 
 
-def refresh_members(paths: EnginePaths, store: NetworkStore, network_ids: set[str]) -> None:
-    """Rewrite the hosts file of every container on these networks, in place.
+def refresh_membership(paths: EnginePaths, store: NetworkStore, container_id: str,
+                       network_id: str) -> None:  # fmt: skip
+    """Rewrite what a running container joining or leaving a network changes: its own
+    hosts file, and its peers' there if the network resolves names.
 
-    In place, not by rename: the running container has the file's inode bind-mounted.
-    The caller holds the network lock, so the last rewrite reflects the last change.
+    Its other networks' members list it by its address there, which stays. The caller
+    holds the network lock, so the last rewrite reflects the last change.
     """
-    done = set()
-    for network_id in network_ids:
-        for member in store.members(network_id):
-            if member.container_id in done:
-                continue
-            done.add(member.container_id)
-            path = paths.container_dir(member.container_id) / "hosts"
-            add_hosts = _add_hosts(store, member.container_id)
-            _rewrite(path, hosts(member.container_id, member.hostname, add_hosts, store))
+    _refresh(paths, store, container_id)
+    refresh_peers(paths, store, {network_id}, but=container_id)
 
 
-def refresh_peers(paths: EnginePaths, store: NetworkStore, network_ids: set[str]) -> None:
+def refresh_peers(paths: EnginePaths, store: NetworkStore, network_ids: set[str],
+                  but: str | None = None) -> None:  # fmt: skip
     """Rewrite the hosts files that a container joining or leaving these networks changes.
 
     Only networks that resolve names list peers. On the default one no other file
     changes, and rewriting them all cost O(n) per start under the network lock: O(n²)
-    for n concurrent runs.
+    for n concurrent runs. ``but``: a container whose file is done already.
     """
     resolving = {network.id for network in store.all() if network.resolves_names}
-    refresh_members(paths, store, network_ids & resolving)
+    done = {but}
+    for network_id in network_ids & resolving:
+        for member in store.members(network_id):
+            if member.container_id not in done:
+                done.add(member.container_id)
+                _refresh(paths, store, member.container_id)
 
 
-def _add_hosts(store: NetworkStore, container_id: str) -> list[str]:
-    return store.container_options(container_id).get("add_hosts") or []
+def _refresh(paths: EnginePaths, store: NetworkStore, container_id: str) -> None:
+    """Rewrite a running container's hosts file in place.
+
+    In place, not by rename: the running container has the file's inode bind-mounted.
+    """
+    options = store.container_options(container_id)
+    text = hosts(container_id, options.get("hostname") or container_id[:12],
+                 options.get("add_hosts") or [], store)  # fmt: skip
+    _rewrite(paths.container_dir(container_id) / "hosts", text)
 
 
 def write(path: Path, text: str) -> None:

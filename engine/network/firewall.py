@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import BerthError
+from engine.network import boot_cache
 from engine.network.model import Network, PortMapping
 from engine.network.store import NetworkStore
 from engine.paths import EnginePaths
@@ -37,8 +38,16 @@ def table_name(paths: EnginePaths) -> str:
     return "berth_" + hashlib.sha256(str(paths.root).encode()).hexdigest()[:8]
 
 
-def available() -> str | None:
-    """None when nft can set rules here; else why not, for the user."""
+def available(paths: EnginePaths) -> str | None:
+    """None when nft can set rules here; else why not, for the user.
+
+    A yes holds until reboot: it is probed once per boot, not on every start. A no is
+    probed again, so that nft works as soon as the user installs it.
+    """
+    return boot_cache.cached(paths.runroot, "nft", _probe, keep=lambda problem: problem is None)
+
+
+def _probe() -> str | None:
     if shutil.which("nft") is None:
         return "nft (nftables) is not installed"
     result = _nft(["list", "tables"])

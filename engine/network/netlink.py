@@ -1,6 +1,7 @@
-"""Bridges, veth pairs, addresses and routes through netlink (pyroute2).
+"""Bridges, veth pairs, addresses and routes: what berth asks of the kernel's netlink.
 
-The one module that imports pyroute2; it is loaded only when links are wired.
+Over rtnetlink (the standard library), not pyroute2, whose import alone cost a bridge
+container's start more than all its netlink work. Each call opens one socket.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
-
 from engine.errors import BerthError
 from engine.network import netns
+from engine.network import rtnetlink as rt
 
 _DEFAULT_MTU = 1500
+_CREATE = rt.NLM_F_CREATE | rt.NLM_F_EXCL
+_UP = rt.ifinfo(flags=rt.IFF_UP, change=rt.IFF_UP)
 
 
 @dataclass(frozen=True)
@@ -37,97 +38,144 @@ class Veth:
 
 
 @contextmanager
-def _host() -> Iterator[IPRoute]:
-    ipr = IPRoute()
+def _refusals(where: str) -> Iterator[None]:
+    """The kernel's refusals as one-line BerthErrors."""
     try:
-        yield ipr
-    except NetlinkError as error:
-        raise BerthError(f"netlink: {os.strerror(error.code)}") from None
-    finally:
-        ipr.close()
+        yield
+    except rt.NetlinkError as error:
+        raise BerthError(f"{where}: {error}") from None
+
+
+@contextmanager
+def _socket() -> Iterator[rt.Socket]:
+    """A socket of the calling thread's namespace."""
+    with _refusals("netlink"), rt.Socket() as sock:
+        yield sock
 
 
 def host_mtu() -> int:
     """The MTU of the host's default route's interface: containers should not exceed it."""
-    with _host() as ipr:
-        routes = ipr.get_default_routes(family=2)
-        if not routes or routes[0].get("oif") is None:
+    with _socket() as sock:
+        default = next((route for route in _main_routes(sock) if not rt.route_fields(route)[0]),
+                       None)  # fmt: skip
+        if default is None or rt.RTA_OIF not in default.attrs:
             return _DEFAULT_MTU
-        links = ipr.get_links(routes[0].get("oif"))
-        return links[0].get("mtu") if links else _DEFAULT_MTU
+        link = sock.get(rt.RTM_GETLINK, rt.ifinfo(rt.parse_u32(default.attrs[rt.RTA_OIF])))
+        return rt.parse_u32(link.attrs[rt.IFLA_MTU])
 
 
 def host_routes() -> list[IPv4Network]:
     """Every IPv4 destination the host routes to, but the default route."""
-    with _host() as ipr:
+    with _socket() as sock:
         return [
-            IPv4Network(f"{route.get('dst')}/{route['dst_len']}", strict=False)
-            for route in ipr.get_routes(family=2, table=254) if route.get("dst")
+            IPv4Network((IPv4Address(route.attrs[rt.RTA_DST]), rt.route_fields(route)[0]),
+                        strict=False)
+            for route in _main_routes(sock) if rt.RTA_DST in route.attrs
         ]  # fmt: skip
+
+
+def _main_routes(sock: rt.Socket) -> list[rt.Message]:
+    def table(route: rt.Message) -> int:  # past 255, only the attribute holds it
+        if rt.RTA_TABLE in route.attrs:
+            return rt.parse_u32(route.attrs[rt.RTA_TABLE])
+        return rt.route_fields(route)[1]
+
+    routes = sock.dump(rt.RTM_GETROUTE, rt.rtmsg_query())
+    return [route for route in routes if table(route) == rt.RT_TABLE_MAIN]
 
 
 def ensure_bridge(name: str, gateway: IPv4Address, prefixlen: int, mtu: int) -> None:
     """Create the bridge with its gateway address and bring it up (each step if missing)."""
-    with _host() as ipr:
-        _ignoring(errno.EEXIST, ipr.link, "add", ifname=name, kind="bridge", mtu=mtu)
-        index = ipr.link_lookup(ifname=name)[0]
-        _ignoring(errno.EEXIST, ipr.addr, "add", index=index, address=str(gateway),
-                  prefixlen=prefixlen)  # fmt: skip
-        ipr.link("set", index=index, state="up")
+    with _socket() as sock:
+        _ignoring(errno.EEXIST, sock.request, rt.RTM_NEWLINK, _CREATE, rt.ifinfo()
+                  + _name(name) + rt.attr(rt.IFLA_MTU, rt.u32(mtu)) + _kind("bridge"))  # fmt: skip
+        index = _index(sock, name)
+        _ignoring(errno.EEXIST, sock.request, rt.RTM_NEWADDR, _CREATE,
+                  _address(index, gateway, prefixlen))  # fmt: skip
+        sock.request(rt.RTM_NEWLINK, 0, rt.ifinfo(index, rt.IFF_UP, rt.IFF_UP))
 
 
 def delete_link(name: str) -> None:
     """Delete a host interface (a bridge, a veth with its peer), if it exists."""
-    with _host() as ipr:
-        for index in ipr.link_lookup(ifname=name):
-            _ignoring(errno.ENODEV, ipr.link, "del", index=index)
+    with _socket() as sock:
+        _ignoring(errno.ENODEV, sock.request, rt.RTM_DELLINK, 0, rt.ifinfo() + _name(name))
 
 
 def link_exists(name: str) -> bool:
-    with _host() as ipr:
-        return bool(ipr.link_lookup(ifname=name))
+    with _socket() as sock:
+        try:
+            _index(sock, name)
+        except rt.NetlinkError as error:
+            if error.code != errno.ENODEV:
+                raise
+            return False
+        return True
 
 
 def add_veth(veth: Veth) -> None:
-    """Create the pair, move one end into the namespace as ``ifname``, address and route it."""
-    peer = f"{veth.host_ifname}p"
-    with _host() as ipr:
-        ipr.link("add", ifname=veth.host_ifname, kind="veth", peer={"ifname": peer}, mtu=veth.mtu)
+    """Create the pair, its peer in the namespace as ``ifname``, then address and route it.
+
+    One request makes both ends, the host's on its bridge and up, the peer already in
+    the namespace: a process killed meanwhile leaves the pair whole or nothing.
+    """
+    with _socket() as sock:
+        bridge = _index(sock, veth.bridge)
+        namespace = os.open(veth.netns, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            bridge = ipr.link_lookup(ifname=veth.bridge)[0]
-            ipr.link("set", index=ipr.link_lookup(ifname=veth.host_ifname)[0], master=bridge,
-                     state="up")  # fmt: skip
-            with open(veth.netns) as namespace:
-                ipr.link("set", index=ipr.link_lookup(ifname=peer)[0],
-                         net_ns_fd=namespace.fileno())  # fmt: skip
-            _configure_inside(veth, peer)
+            # Made down: the kernel would open it before pairing it (ENOTCONN). Up inside.
+            peer = (rt.ifinfo() + _name(veth.ifname) + rt.attr(rt.IFLA_MTU, rt.u32(veth.mtu))
+                    + rt.attr(rt.IFLA_NET_NS_FD, rt.u32(namespace)))  # fmt: skip
+            sock.request(rt.RTM_NEWLINK, _CREATE, _UP + _name(veth.host_ifname)
+                         + rt.attr(rt.IFLA_MTU, rt.u32(veth.mtu))
+                         + rt.attr(rt.IFLA_MASTER, rt.u32(bridge))
+                         + _kind("veth", rt.attr(rt.VETH_INFO_PEER, peer)))  # fmt: skip
+        finally:
+            os.close(namespace)
+        try:
+            _configure_inside(veth)
         except BaseException:
-            _ignoring(errno.ENODEV, ipr.link, "del", ifname=veth.host_ifname)
+            _ignoring(errno.ENODEV, sock.request, rt.RTM_DELLINK, 0,
+                      rt.ifinfo() + _name(veth.host_ifname))  # fmt: skip
             raise
 
 
-def _configure_inside(veth: Veth, peer: str) -> None:
+def _configure_inside(veth: Veth) -> None:
     with netns.entered(veth.netns):
-        inner = IPRoute()  # its socket stays in the container's namespace
-    try:
-        index = inner.link_lookup(ifname=peer)[0]
-        inner.link("set", index=index, ifname=veth.ifname, mtu=veth.mtu)
-        inner.addr("add", index=index, address=str(veth.address), prefixlen=veth.prefixlen)
-        inner.link("set", index=index, state="up")
-        lo = inner.link_lookup(ifname="lo")[0]
-        inner.link("set", index=lo, state="up")
-        if veth.gateway is not None:
-            _ignoring(errno.EEXIST, inner.route, "add", dst="0.0.0.0/0",
-                      gateway=str(veth.gateway), oif=index)  # fmt: skip
-    except NetlinkError as error:
-        raise BerthError(f"netlink in the container: {os.strerror(error.code)}") from None
-    finally:
-        inner.close()  # an open socket would keep the namespace alive
+        inner = rt.Socket()  # its socket stays in the container's namespace
+    with inner, _refusals("netlink in the container"):
+        index = _index(inner, veth.ifname)
+        inner.request(rt.RTM_NEWADDR, _CREATE, _address(index, veth.address, veth.prefixlen))
+        inner.request(rt.RTM_NEWLINK, 0, rt.ifinfo(index, rt.IFF_UP, rt.IFF_UP))
+        inner.request(rt.RTM_NEWLINK, 0, _UP + _name("lo"))
+        if veth.gateway is not None:  # a second network's gateway finds the first's route
+            _ignoring(errno.EEXIST, inner.request, rt.RTM_NEWROUTE, _CREATE, rt.rtmsg(0)
+                      + rt.attr(rt.RTA_GATEWAY, veth.gateway.packed)
+                      + rt.attr(rt.RTA_OIF, rt.u32(index)))  # fmt: skip
 
 
-def _ignoring(code: int, call: Callable[..., object], *args: object, **kwargs: object) -> None:
+def _index(sock: rt.Socket, name: str) -> int:
+    return rt.link_index(sock.get(rt.RTM_GETLINK, rt.ifinfo() + _name(name)))
+
+
+def _name(name: str) -> bytes:
+    return rt.attr(rt.IFLA_IFNAME, rt.text(name))
+
+
+def _kind(kind: str, data: bytes = b"") -> bytes:
+    info = rt.attr(rt.IFLA_INFO_KIND, rt.text(kind))
+    if data:
+        info += rt.attr(rt.IFLA_INFO_DATA, data)
+    return rt.attr(rt.IFLA_LINKINFO, info)
+
+
+def _address(index: int, address: IPv4Address, prefixlen: int) -> bytes:
+    return (rt.ifaddr(index, prefixlen) + rt.attr(rt.IFA_LOCAL, address.packed)
+            + rt.attr(rt.IFA_ADDRESS, address.packed))  # fmt: skip
+
+
+def _ignoring(code: int, call: Callable[..., object], *args: object) -> None:
     try:
-        call(*args, **kwargs)
-    except NetlinkError as error:
+        call(*args)
+    except rt.NetlinkError as error:
         if error.code != code:
             raise

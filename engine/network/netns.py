@@ -1,7 +1,7 @@
 """Named network namespaces: a bind mount under the run dir keeps each one alive.
 
-No pyroute2 here: the monitor releases a container's namespace when it ends, and
-unmounting is all it takes (the kernel then deletes the veth ends inside it).
+No netlink here: a container's end releases its namespace, and unmounting is all it
+takes (the kernel then deletes the veth ends inside it).
 """
 
 from __future__ import annotations

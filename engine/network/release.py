@@ -1,8 +1,8 @@
 """Giving back what a container's networking holds: its namespace, leases and ports.
 
-Used by the engine (rm, failed starts, lost monitors) and by the monitor when the
-container stops for good; so no pyroute2 here. Unpinning the namespace is enough for
-the links: with the last reference gone, the kernel deletes the veth pair.
+Used by the engine (rm, failed starts, lost monitors) and by the monitor's exit
+command when the container stops for good; so no netlink here. Unpinning the namespace
+is enough for the links: with the last reference gone, the kernel deletes the veth pair.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from engine.errors import ConflictError, InvalidArgumentError, NotFoundError
-from engine.network import etc, firewall, ipam, netns, ports, wiring
+from engine.network import boot_cache, etc, firewall, ipam, netns, ports, wiring
 from engine.network.model import (
     CONTAINER_PREFIX,
     DEFAULT_NETWORK,
@@ -153,7 +153,7 @@ class NetworkService:
     def _outbound(self, network: Network) -> str:
         if network.internal:
             return "none: the network is internal"
-        problem = firewall.available() or firewall.enable_forwarding()
+        problem = firewall.available(self._paths) or firewall.enable_forwarding()
         return f"not masqueraded: {problem}" if problem else "masqueraded"
 
     async def outbound_problem(self, container: Container) -> str | None:
@@ -234,12 +234,10 @@ class NetworkService:
             raise
 
     def _attach_bridged(self, container: Container, image_config: dict) -> ContainerNetwork:
-        from engine.network import netlink
-
         options = container.options
         path = namespace_path(self._paths, container.id)
         netns.create(path)
-        mtu = netlink.host_mtu()
+        mtu = self._host_mtu()
         networks = [self._network(name) for name in self._network_names(container)]
         for position, network in enumerate(networks):
             first = position == 0
@@ -294,9 +292,9 @@ class NetworkService:
 
         with wiring.held(self._paths, wanted.host_ifname):
             # Named after the container: a pair of that name is what a start killed midway
-            # (before its peer moved into the namespace) left. It would block every start.
+            # left. Its namespace, unpinned by the release before, frees it only once the
+            # kernel's background clean-up runs; until then it would block the start.
             netlink.delete_link(wanted.host_ifname)
-            netlink.delete_link(f"{wanted.host_ifname}p")
             return self._store.lease(wanted, network, ip, wire)
 
     def _ensure_bridge(self, network: Network) -> None:
@@ -306,15 +304,20 @@ class NetworkService:
         if netlink.link_exists(network.bridge):
             return
         netlink.ensure_bridge(network.bridge, network.gateway, network.subnet.prefixlen,
-                              netlink.host_mtu())  # fmt: skip
-        if firewall.available() is None:
+                              self._host_mtu())  # fmt: skip
+        if firewall.available(self._paths) is None:
             firewall.allow_loopback_dnat(network.bridge)
             if not network.internal:
                 firewall.enable_forwarding()
         self._sync_firewall()
 
+    def _host_mtu(self) -> int:
+        from engine.network import netlink
+
+        return boot_cache.cached(self._paths.runroot, "host-mtu", netlink.host_mtu)
+
     def _publish(self, container_id: str, specs: list[ports.PortSpec]) -> None:
-        problem = firewall.available()
+        problem = firewall.available(self._paths)
         if problem:
             raise ConflictError(f"cannot publish ports: they need nftables, and {problem}")
         mappings = ports.resolve(specs, self._store.published_host_ports())
@@ -322,7 +325,7 @@ class NetworkService:
         firewall.sync(self._paths, self._store)
 
     def _sync_firewall(self) -> None:
-        if firewall.available() is None:
+        if firewall.available(self._paths) is None:
             with firewall.locked(self._paths):
                 firewall.sync(self._paths, self._store)
 
@@ -363,13 +366,10 @@ class NetworkService:
             self._save_connected(container.id, [*container.options.connected, network.name])
         if not container.running or not endpoints:
             return
-        from engine.network import netlink
-
         position = max(int(e.ifname.removeprefix("eth")) for e in endpoints) + 1
-        self._wire(container, network, position, netlink.host_mtu(), None, aliases)
+        self._wire(container, network, position, self._host_mtu(), None, aliases)
         with firewall.locked(self._paths):
-            etc.refresh_members(self._paths, self._store, {e.network_id for e in endpoints}
-                                | {network.id})  # fmt: skip
+            etc.refresh_membership(self._paths, self._store, container.id, network.id)
 
     async def disconnect(self, ref: str, container: Container) -> None:
         network = await self.get(ref)
@@ -392,9 +392,7 @@ class NetworkService:
         netlink.delete_link(endpoint.host_ifname)
         self._store.drop_endpoint(container.id, network.id)
         with firewall.locked(self._paths):
-            etc.refresh_members(self._paths, self._store, {network.id})
-            etc.refresh_members(self._paths, self._store, {
-                e.network_id for e in self._store.endpoints_of(container.id)})  # fmt: skip
+            etc.refresh_membership(self._paths, self._store, container.id, network.id)
 
     def _save_connected(self, container_id: str, connected: list[str]) -> None:
         """Record the container's extra networks in its stored options (their JSON)."""

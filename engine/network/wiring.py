@@ -4,7 +4,7 @@ An interface is made inside the lease's write transaction, so a process killed
 between the two leaves an interface (in a running container's namespace) that no
 lease records. The marker, flock-held by the wiring process, names it: one found
 unlocked belongs to a process that died, and its interface is deleted unless the
-lease committed after all. No pyroute2 here until a dead wiring is found.
+lease committed after all. No netlink here until a dead wiring is found.
 """
 
 from __future__ import annotations
