@@ -137,6 +137,23 @@ def test_a_start_on_the_default_network_leaves_the_others_hosts_files_alone(
     assert second[:12] not in hosts.read_text()
 
 
+def test_a_connect_leaves_the_default_networks_other_hosts_files_alone(
+    berth, engine: Engine
+) -> None:
+    """Only the joining container's file and its new peers' change (the default network
+    names no peers)."""
+    other = _ok(berth("run", "-d", "busybox", "sleep", "60"))
+    hosts = engine.paths.container_dir(other) / "hosts"
+    before = hosts.stat().st_mtime_ns
+    box = _ok(berth("run", "-d", "busybox", "sleep", "60"))
+    _ok(berth("network", "create", "--subnet", "10.251.21.0/24", "berth_test_join"))
+    _ok(berth("network", "connect", "berth_test_join", box))
+    assert "10.251.21." in _ok(berth("exec", box, "cat", "/etc/hosts"))
+    _ok(berth("network", "disconnect", "berth_test_join", box))
+    assert "10.251.21." not in _ok(berth("exec", box, "cat", "/etc/hosts"))
+    assert hosts.stat().st_mtime_ns == before
+
+
 def test_connect_and_disconnect_a_running_container(berth) -> None:
     _ok(berth("network", "create", "--subnet", "10.251.15.0/24", "berth_test_c1"))
     _ok(berth("network", "create", "--subnet", "10.251.16.0/24", "berth_test_c2"))
