@@ -83,9 +83,24 @@ def rerun_in_private_namespace() -> int | None:
         empty.unlink(missing_ok=True)
 
 
-def exit_on_sigterm() -> None:
-    """SIGTERM unwinds like Ctrl-C, so every `finally` clean-up runs."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+def interrupt_once() -> None:
+    """Ctrl-C or SIGTERM unwinds (KeyboardInterrupt), so every `finally` clean-up runs;
+    from then on both are ignored, by the clean-up's commands too, so a second Ctrl-C
+    does not cut the clean-up short."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def interrupted() -> int:
+    print("interrupted: every engine, container, network and scratch file of this run removed",
+          file=sys.stderr)  # fmt: skip
+    return 130
 
 
 def compile_berth() -> None:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -113,17 +114,20 @@ def main() -> int:
     status = engines.rerun_in_private_namespace()
     if status is not None:
         return status
-    engines.exit_on_sigterm()
+    engines.interrupt_once()
     runs = 5 if args.quick else args.runs
     engines.compile_berth()
     started = time.perf_counter()
     results = Results()
     setup: list[str] = []
-    if set(only) - {"tui"}:
-        with tempfile.TemporaryDirectory(prefix="berth-bench-hot-") as scratch:
-            _measure(Path(scratch), set(only), runs, args.containers, results, setup)
-    if "tui" in only:
-        _tui(results, args.tui_containers, 3.0 if args.quick else 10.0)
+    try:
+        if set(only) - {"tui"}:
+            with tempfile.TemporaryDirectory(prefix="berth-bench-hot-") as scratch:
+                _measure(Path(scratch), set(only), runs, args.containers, results, setup)
+        if "tui" in only:
+            _tui(results, args.tui_containers, 3.0 if args.quick else 10.0)
+    except KeyboardInterrupt:
+        return engines.interrupted()
     elapsed = time.perf_counter() - started
     _print(results, only, runs, args, setup, elapsed)
     return 0
@@ -298,15 +302,22 @@ def _tui(results: Results, containers: int, seconds: float) -> None:
     """bench/tui_responsiveness.py's containers view: CPU % refreshing every second."""
     command = [sys.executable, str(HERE / "tui_responsiveness.py"),
                "--containers", str(containers), "--seconds", f"{seconds:g}"]  # fmt: skip
+    child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=900,
-                              stdin=subprocess.DEVNULL)  # fmt: skip
+        out, err = child.communicate(timeout=900)
     except subprocess.TimeoutExpired:
+        child.send_signal(signal.SIGINT)  # it removes its containers on the way out
+        child.communicate()
         results.note("tui", "berth", "failed: tui_responsiveness.py ran past 900 s")
         return
-    match = re.search(r"^containers view, refreshing\s+([\d.]+)", done.stdout, re.MULTILINE)
-    if done.returncode != 0 or not match:
-        why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+    except KeyboardInterrupt:  # let it remove its 50 containers before going on
+        child.send_signal(signal.SIGINT)
+        child.communicate()
+        raise
+    match = re.search(r"^containers view, refreshing\s+([\d.]+)", out, re.MULTILINE)
+    if child.returncode != 0 or not match:
+        why = (err.strip().splitlines() or [f"exit status {child.returncode}"])[-1]
         results.note("tui", "berth", f"failed: tui_responsiveness.py: {why[:160]}")
         return
     results.add("tui", "berth", [float(match.group(1))])

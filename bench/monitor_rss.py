@@ -36,10 +36,13 @@ def main() -> int:
     status = engines.rerun_in_private_namespace()
     if status is not None:
         return status
-    engines.exit_on_sigterm()
+    engines.interrupt_once()
     engines.compile_berth()
-    with tempfile.TemporaryDirectory(prefix="berth-rss-") as scratch:
-        _bench(Path(scratch), args.containers)
+    try:
+        with tempfile.TemporaryDirectory(prefix="berth-rss-") as scratch:
+            _bench(Path(scratch), args.containers)
+    except KeyboardInterrupt:
+        return engines.interrupted()
     return 0
 
 

@@ -40,10 +40,13 @@ def main() -> int:
     status = engines.rerun_in_private_namespace()
     if status is not None:
         return status
-    engines.exit_on_sigterm()
+    engines.interrupt_once()
     _compile_berth()
-    with tempfile.TemporaryDirectory(prefix="berth-bench-") as scratch:
-        return _bench(Path(scratch), 5 if args.quick else args.runs)
+    try:
+        with tempfile.TemporaryDirectory(prefix="berth-bench-") as scratch:
+            return _bench(Path(scratch), 5 if args.quick else args.runs)
+    except KeyboardInterrupt:
+        return engines.interrupted()
 
 
 def _bench(scratch: Path, runs: int) -> int:
