@@ -8,6 +8,7 @@ linux/rtnetlink.h and linux/if_link.h.
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import struct
@@ -21,7 +22,7 @@ RTM_NEWROUTE, RTM_GETROUTE = 24, 26
 _NLMSG_ERROR, _NLMSG_DONE = 2, 3
 
 # Request flags
-NLM_F_REQUEST, NLM_F_ACK = 0x1, 0x4
+_NLM_F_REQUEST, _NLM_F_ACK = 0x1, 0x4
 _NLM_F_MULTI = 0x2  # on a reply: more parts follow, up to NLMSG_DONE
 NLM_F_EXCL, NLM_F_CREATE = 0x200, 0x400
 _NLM_F_DUMP = 0x300
@@ -57,9 +58,8 @@ class NetlinkError(Exception):
 
     def __init__(self, code: int, detail: str = "") -> None:
         self.code = code
-        self.detail = detail
-        text = os.strerror(code)
-        super().__init__(f"{text} ({detail})" if detail else text)
+        words = os.strerror(code)
+        super().__init__(f"{words} ({detail})" if detail else words)
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def rtmsg(dst_len: int) -> bytes:
 
 
 def rtmsg_query() -> bytes:
-    """Dump every IPv4 route (the kernel filters nothing else by it)."""
+    """A dump request for the IPv4 routes of every table (the caller picks)."""
     return _RTMSG.pack(socket.AF_INET, 0, 0, 0, 0, 0, 0, 0, 0)
 
 
@@ -148,7 +148,7 @@ class Socket:
 
     def request(self, kind: int, flags: int, body: bytes) -> None:
         """Send a change and wait for its ack; NetlinkError if the kernel refused it."""
-        sequence = self._send(kind, flags | NLM_F_ACK, body)
+        sequence = self._send(kind, flags | _NLM_F_ACK, body)
         for _ in self._replies(sequence):
             pass
 
@@ -163,7 +163,7 @@ class Socket:
 
     def _send(self, kind: int, flags: int, body: bytes) -> int:
         self._sequence += 1
-        header = _HEADER.pack(_HEADER.size + len(body), kind, NLM_F_REQUEST | flags,
+        header = _HEADER.pack(_HEADER.size + len(body), kind, _NLM_F_REQUEST | flags,
                               self._sequence, 0)  # fmt: skip
         self._socket.send(header + body)
         return self._sequence
@@ -173,11 +173,13 @@ class Socket:
         while True:
             size = self._socket.recv_into(self._buffer, _BUFFER, socket.MSG_TRUNC)
             if size > _BUFFER:
-                raise NetlinkError(0, f"a reply of {size} bytes overran the buffer")
+                raise NetlinkError(errno.EMSGSIZE, f"a reply of {size} bytes")
             data = bytes(self._buffer[:size])
             offset = 0
             while offset < size:
                 length, kind, flags, seq, _ = _HEADER.unpack_from(data, offset)
+                if length < _HEADER.size:  # never from a sane kernel; it would loop forever
+                    raise NetlinkError(errno.EBADMSG, f"a reply part of {length} bytes")
                 payload = data[offset + _HEADER.size : offset + length]
                 offset += (length + 3) & ~3
                 if seq != sequence:
