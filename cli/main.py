@@ -55,6 +55,8 @@ _COMMANDS_OF = {
 }
 _MODULES = {word: modules for modules, words in _COMMANDS_OF.items() for word in words.split()}
 _GLOBAL_OPTIONS_WITH_VALUE = ("--root", "--runroot")
+#: the commands that start a container's or an exec's monitor
+_STARTING = ("exec", "restart", "run", "start")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -98,7 +100,12 @@ def command_word(argv: Sequence[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(command_word(argv)).parse_args(argv)
+    command = command_word(argv)
+    if command in _STARTING:
+        from engine.api import start_monitor_ahead
+
+        start_monitor_ahead()  # its interpreter starts while this one imports and works
+    args = build_parser(command).parse_args(argv)
     try:
         status = _run(args)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush

@@ -61,6 +61,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "Operation": ("engine.images.progress", "Operation"),
     "Progress": ("engine.images.progress", "Progress"),
     "RestartPolicy": ("engine.monitor.restart", "RestartPolicy"),
+    "start_monitor_ahead": ("engine.monitor.launcher", "start_ahead"),
     "CONTAINER_PREFIX": ("engine.network.model", "CONTAINER_PREFIX"),
     "DEFAULT_NETWORK": ("engine.network.model", "DEFAULT_NETWORK"),
     "HOST_NETWORK": ("engine.network.model", "HOST_NETWORK"),
@@ -94,7 +95,7 @@ __all__ = [  # noqa: RUF022, F822 (grouped by what they are; module __getattr__ 
     # containers
     "Container", "CreateOptions", "LogEntry", "RestartPolicy", "container_status",
     "read_env_file", "resolve_user_entries", "parse_tail", "parse_time_filter",
-    "LIMIT_FLAGS", "parse_limit", "limits_in_effect", "parse_signal",
+    "LIMIT_FLAGS", "parse_limit", "limits_in_effect", "parse_signal", "start_monitor_ahead",
     # images
     "Image", "ImageSummary", "LayerChange", "LayerInfo", "MergedEntry",
     # long image operations (pull, push, load): progress to iterate, then a result

@@ -1,4 +1,4 @@
-"""``python -m engine.containers.exit_command ROOT RUNROOT ID``: a monitor's last act.
+"""``main(ROOT, RUNROOT, ID)``, in a lean interpreter: a monitor's last act.
 
 A monitor execs this when its container has stopped for good (podman's conmon runs
 ``podman container cleanup`` the same way): a fresh process, with its own database
@@ -18,8 +18,7 @@ from engine.errors import BerthError
 from engine.paths import EnginePaths
 
 
-def main() -> int:
-    root, runroot, container_id = sys.argv[1:4]
+def main(root: str, runroot: str, container_id: str) -> int:
     engine = Engine(EnginePaths(Path(root), Path(runroot)))
     try:
         asyncio.run(engine.containers.finish(container_id))
@@ -29,7 +28,3 @@ def main() -> int:
     finally:
         engine.close()
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +12,7 @@ from pathlib import Path
 from engine import runtimes
 from engine.containers.model import Container
 from engine.errors import BerthError, ContainerStartError
+from engine.monitor import launcher
 from engine.monitor.config import ExecConfig, MonitorConfig
 from engine.paths import EnginePaths
 
@@ -30,8 +29,8 @@ def attach_socket(paths: EnginePaths, container_id: str) -> str:
 
 def exit_command(paths: EnginePaths, container_id: str) -> list[str]:
     """What a monitor execs when its container has stopped for good (exit_command.py)."""
-    return [sys.executable, "-m", "engine.containers.exit_command",
-            str(paths.root), str(paths.runroot), container_id]  # fmt: skip
+    return launcher.lean_command("engine.containers.exit_command", str(paths.root),
+                                 str(paths.runroot), container_id)  # fmt: skip
 
 
 def spawn_monitor(
@@ -87,22 +86,7 @@ def spawn_exec_monitor(
 
 def _spawn(kind: str, config: Callable[[int], str], socket: str, errors_log: Path) -> MonitorHandle:
     Path(socket).parent.mkdir(parents=True, exist_ok=True)
-    ready_read, ready_write = os.pipe2(os.O_CLOEXEC)
-    try:
-        with open(errors_log, "ab") as errors:
-            # The monitor forks and this child exits at once: the monitor is nobody's
-            # child, so no front end has to reap it and it outlives them all.
-            subprocess.run(
-                [sys.executable, "-m", "engine.monitor", kind, config(ready_write)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
-                pass_fds=(ready_write,), start_new_session=True, check=True,
-            )  # fmt: skip
-    except BaseException:
-        os.close(ready_read)
-        raise
-    finally:
-        os.close(ready_write)
-    return MonitorHandle(socket, ready_read)
+    return MonitorHandle(socket, launcher.launch(kind, config, str(errors_log)))
 
 
 def read_ready(handle: MonitorHandle, bundle: Path) -> list[str]:

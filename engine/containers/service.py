@@ -74,6 +74,7 @@ class ContainerService:
         self._paths = paths
         self._services = (images, networks, volumes)
         self._store = ContainerStore(db)
+        self._cgroups: dict[str, cgroups.Cgroup] = {}  # by container id: see _cgroup
 
     @property
     def _images(self) -> ImageService:
@@ -167,15 +168,14 @@ class ContainerService:
 
         # An unknown runtime is refused before anything is made (or pulled).
         runtime_name = options.runtime or runtimes.default_name()
-        runtime = await asyncio.to_thread(runtimes.get, runtime_name, self._paths.runroot)
+        await asyncio.to_thread(runtimes.resolve, runtime_name)
         image = await self._images.resolve(options.image)
         run_by = identity(os.getpid()) if to_run else None
         container = await asyncio.to_thread(self._create, options, image, run_by, runtime_name)
-        if warn is not None:
-            notes = await asyncio.to_thread(
-                runtime.unapplied, limits.cgroup_limits(container.options),
-                cgroups.CONTAINERS_PARENT,
-            )  # fmt: skip
+        wanted = limits.cgroup_limits(container.options)
+        if warn is not None and not wanted.is_empty():  # (berth's runtime loads only then)
+            runtime = await asyncio.to_thread(runtimes.get, runtime_name, self._paths.runroot)
+            notes = await asyncio.to_thread(runtime.unapplied, wanted, cgroups.CONTAINERS_PARENT)
             _tell(warn, notes, container)
         return container
 
@@ -629,7 +629,14 @@ class ContainerService:
         """The container's cgroup, whichever runtime made it (the engine names its path)."""
         from engine import cgroups
 
-        return cgroups.get(cgroups.container_path(container_id))
+        # One handle per container for the service's life: making one reads
+        # /proc/self/mountinfo, and every listing asks for each running container's (is
+        # it frozen?); a TUI lists every second.
+        cgroup = self._cgroups.get(container_id)
+        if cgroup is None:
+            cgroup = cgroups.get(cgroups.container_path(container_id))
+            self._cgroups[container_id] = cgroup
+        return cgroup
 
     def _runtime(self, container: Container) -> runtimes.OciRuntime:
         """The OCI runtime the container was created with (``--runtime``)."""
@@ -785,12 +792,16 @@ class ContainerService:
 
     def _release(self, container: Container) -> None:
         """Remove the runtime's state and cgroup, unmount the rootfs, release the network."""
+        from engine import runtimes
         from engine.containers import bundle as bundles
         from engine.storage import overlay
 
         container_id = container.id
-        with contextlib.suppress(NotFoundError):
-            self._runtime(container).delete(container_id, force=True)
+        # No state directory, nothing to delete: a first start need not load the runtime.
+        state = runtimes.state_root(container.runtime, self._paths.runroot) / container_id
+        if state.exists():
+            with contextlib.suppress(NotFoundError):
+                self._runtime(container).delete(container_id, force=True)
         overlay.unmount(bundles.container_dirs(self._paths.container_dir(container_id))[2])
         self._networks.release(container_id)
 
