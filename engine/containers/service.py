@@ -339,10 +339,7 @@ class ContainerService:
         workdir: str | None, user: str | None, tty: bool, privileged: bool,
     ) -> dict:  # fmt: skip
         """The container's own process settings, with exec's overrides."""
-        from engine.containers import bundle as bundles
-        from engine.containers import security
         from engine.containers.environment import merge_env
-        from engine.containers.user import resolve_user
 
         bundle = self._paths.container_dir(container.id)
         process = json.loads((bundle / "config.json").read_text())["process"]
@@ -352,7 +349,10 @@ class ContainerService:
         process.update(args=command, env=merge_env(process["env"], extra), terminal=tty)
         if workdir:
             process["cwd"] = workdir
-        if user:
+        if user:  # (the bundle's and the security modules load only for these options)
+            from engine.containers import bundle as bundles
+            from engine.containers.user import resolve_user
+
             try:
                 found = resolve_user(bundles.container_dirs(bundle)[2], user)
             except BerthError as error:  # Docker: the exec'd process could not be made, 126
@@ -360,6 +360,8 @@ class ContainerService:
             process["user"] = {"uid": found.uid, "gid": found.gid,
                                "additionalGids": list(found.additional_gids)}  # fmt: skip
         if user or privileged:  # the capabilities depend on both
+            from engine.containers import security
+
             options = container.options
             caps = security.capabilities(options, privileged=privileged or options.privileged)
             process["capabilities"] = security.capability_sets(
