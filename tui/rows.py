@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -63,24 +63,53 @@ class Row:
         return " ".join(str(cell) for cell in self.cells)
 
 
-def container_row(
-    container: Container,
-    now: float,
-    stats: ContainerStats | None = None,
-    ports: Sequence[PortMapping] = (),
-) -> Row:
-    """A container as ``docker ps`` shows it, with its usage from the stats stream."""
+class ContainerRows:
+    """Container rows as ``docker ps`` shows them, with their usage from the stats stream.
+
+    A row is formatted anew only when something it shows changed: the view asks for
+    every row on every tick, and most rows (idle containers, "Up 2 hours") read the same
+    from one tick to the next. An unchanged row comes back as the same object, which
+    tells the table there is nothing to redraw in it.
+    """
+
+    def __init__(self) -> None:
+        self._made: dict[str, tuple[tuple[object, ...], Row]] = {}
+
+    def rows(
+        self, containers: Iterable[Container], now: float,
+        stats: Mapping[str, ContainerStats], ports: Mapping[str, Sequence[PortMapping]],
+    ) -> list[Row]:  # fmt: skip
+        made = {}
+        for container in containers:
+            sample = stats.get(container.id)
+            usage = (sample.cpu_percent, sample.memory_usage) if sample and sample.running else None
+            # The status is the one cell that changes with time alone ("Up 5 minutes").
+            status = container_status(container, now)
+            shown = (container.name, container.image_ref, container.args, container.state,
+                     container.exit_code, container.started_at, container.finished_at, status,
+                     usage, ports.get(container.id, ()))  # fmt: skip
+            known = self._made.get(container.id)
+            if known is None or known[0] != shown:
+                known = shown, _container_row(container, status, usage, shown[-1])
+            made[container.id] = known
+        self._made = made  # a removed container's row goes
+        return [row for _, row in made.values()]
+
+
+def _container_row(
+    container: Container, status: str, usage: tuple[float | None, int] | None,
+    ports: Sequence[PortMapping],
+) -> Row:  # fmt: skip
     command = " ".join(container.args)
     if len(command) > _COMMAND_WIDTH:
         command = command[: _COMMAND_WIDTH - 1] + "…"
-    cpu = stats.cpu_percent if stats and stats.running else None
-    memory = stats.memory_usage if stats and stats.running else None
+    cpu, memory = usage or (None, None)
     cells = (
         container.name,
         container.short_id,
         container.image_ref,
         command,
-        Text(container_status(container, now), style=_status_style(container)),
+        Text(status, style=_status_style(container)),
         "—" if cpu is None else f"{cpu:.1f}%",
         "—" if memory is None else humanize.binary_size(memory),
         ", ".join(str(mapping) for mapping in ports),

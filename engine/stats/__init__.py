@@ -9,9 +9,9 @@ from pathlib import Path
 
 from engine.containers.service import ContainerService
 from engine.stats.reading import ContainerStats
-from engine.stats.sampler import Sampler, Selection, Tick
+from engine.stats.sampler import Sampler, Selection, Snapshot, Tick
 
-__all__ = ["ContainerStats", "StatsService", "Tick"]
+__all__ = ["ContainerStats", "Snapshot", "StatsService", "Tick"]
 
 
 class StatsService:
@@ -33,11 +33,27 @@ class StatsService:
         done; the sampler stops with its last listener.
         """
         ids = tuple([(await self._containers.get(ref)).id for ref in refs])
+        selection = Selection(ids, all)
+        async with contextlib.aclosing(self._listen(selection, interval)) as snapshots:
+            async for snapshot in snapshots:
+                yield snapshot.pick(selection)
+
+    def watch(self, *, interval: float = 1.0) -> AsyncIterator[Snapshot]:
+        """Every container and the running ones' stats, per tick, from the shared sampler.
+
+        For a view of all containers with their usage: the listing comes with the tick
+        (``containers.list(all=True)``'s, made once for every listener), so the view
+        needs no listing of its own. ``stats`` holds every running container's reading
+        (and those other listeners asked for). Close it as ``stream``.
+        """
+        return self._listen(Selection(), interval)
+
+    def _listen(self, selection: Selection, interval: float) -> AsyncIterator[Snapshot]:
+        # Listeners with the same interval share one sampler: one listing and one reading
+        # of each container per tick.
         sampler = self._samplers.get(interval)
         if sampler is None:
             containers = functools.partial(self._containers.list, all=True)
             sampler = Sampler(containers, self._runroot, interval)
             self._samplers[interval] = sampler
-        async with contextlib.aclosing(sampler.listen(Selection(ids, all))) as ticks:
-            async for tick in ticks:
-                yield tick
+        return sampler.listen(selection)

@@ -2,13 +2,14 @@
 
 One sampler runs per interval while anyone listens. Every tick it lists the
 containers once, reads the union of what its listeners want (in a thread: a few small
-files per container), and hands each listener its own selection. A listener that
-falls behind gets only the newest tick, never a backlog.
+files per container), and hands every listener the same snapshot: the listing and the
+readings. A listener that falls behind gets only the newest tick, never a backlog.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,17 +42,34 @@ class Selection:
         return [container for container in containers if self.all or container.running]
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """One tick: the containers as listed (all of them, newest first) and their readings.
+
+    ``stats`` holds, by id, the containers some listener selected. A front end that shows
+    containers with their usage takes both from here: one listing per tick, not two.
+    """
+
+    containers: list[Container]
+    stats: dict[str, ContainerStats]
+    listed_at: float  # time.monotonic() as the listing began: older than a later listing
+
+    def pick(self, selection: Selection) -> Tick:
+        """The readings of ``selection``, in its order."""
+        return [self.stats[container.id] for container in selection.pick(self.containers)]
+
+
 class _Listener:
     def __init__(self, selection: Selection) -> None:
         self.selection = selection
-        self._latest: Tick | Exception | None = None
+        self._latest: Snapshot | Exception | None = None
         self._ready = asyncio.Event()
 
-    def offer(self, item: Tick | Exception) -> None:
+    def offer(self, item: Snapshot | Exception) -> None:
         self._latest = item  # an unread older tick is replaced
         self._ready.set()
 
-    async def next(self) -> Tick:
+    async def next(self) -> Snapshot:
         await self._ready.wait()
         self._ready.clear()
         item, self._latest = self._latest, None
@@ -72,8 +90,9 @@ class Sampler:
         self._listeners: set[_Listener] = set()
         self._task: asyncio.Task[None] | None = None
 
-    async def listen(self, selection: Selection) -> AsyncIterator[Tick]:
-        """Ticks for ``selection`` until the caller stops iterating (close it: aclosing)."""
+    async def listen(self, selection: Selection) -> AsyncIterator[Snapshot]:
+        """A snapshot per tick, with ``selection``'s readings, until the caller stops
+        iterating (close it: aclosing)."""
         listener = _Listener(selection)
         self._listeners.add(listener)
         if self._task is None:
@@ -95,8 +114,9 @@ class Sampler:
             await asyncio.sleep(max(0.0, self.interval - (loop.time() - began)))
 
     async def tick(self) -> None:
-        """Read every wanted container once and give each listener its part."""
+        """List and read every wanted container once; every listener gets the snapshot."""
         listeners = list(self._listeners)
+        listed_at = time.monotonic()
         try:
             containers = await self._list()
             wanted = {c.id: c for lst in listeners for c in lst.selection.pick(containers)}
@@ -105,8 +125,9 @@ class Sampler:
             for listener in listeners:
                 listener.offer(error)
             return
+        snapshot = Snapshot(containers, readings, listed_at)
         for listener in listeners:
-            listener.offer([readings[c.id] for c in listener.selection.pick(containers)])
+            listener.offer(snapshot)
 
 
 class Reader:

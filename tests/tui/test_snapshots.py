@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import hashlib
 import types
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 import pytest
@@ -32,6 +32,7 @@ from pytest_textual_snapshot import normalize_svg
 from textual.pilot import Pilot
 
 from engine.api import Container, Engine, parse_timestamp
+from engine.stats import Snapshot
 from tests.tui.test_app import make_app, select, settle
 from tui.config import TuiConfig
 from tui.screens.help import HelpScreen
@@ -162,23 +163,22 @@ def test_stats_view(
     berth_ok("run", "-d", "--name", "cruncher", "-m", "64m", "--cpus", "0.5", "busybox",
              "sleep", "600")  # fmt: skip
     berth_ok("create", "--name", "idle", "busybox", "true")  # not running: no card
-    real = engine.stats.stream
+    real = engine.stats.watch
 
-    async def fixed(
-        refs: Sequence[str] = (), *, all: bool = False, interval: float = 1.0
-    ) -> AsyncIterator[list]:
-        """The real stream's containers, each with the same figures every tick."""
-        async with contextlib.aclosing(real(refs, all=all, interval=interval)) as ticks:
-            async for tick in ticks:
-                yield [
-                    replace(sample, cpu_percent=12.5, memory_usage=8 * MIB,
-                            memory_limit=64 * MIB, memory_percent=12.5, net_rx=0, net_tx=0,
-                            block_read=0, block_write=0, pids=1)
+    async def fixed(*, interval: float = 1.0) -> AsyncIterator[Snapshot]:
+        """The real ticks' containers, each with the same figures every tick."""
+        async with contextlib.aclosing(real(interval=interval)) as snapshots:
+            async for snapshot in snapshots:
+                stats = {
+                    key: replace(sample, cpu_percent=12.5, memory_usage=8 * MIB,
+                                 memory_limit=64 * MIB, memory_percent=12.5, net_rx=0,
+                                 net_tx=0, block_read=0, block_write=0, pids=1)
                     if sample.running else sample
-                    for sample in tick
-                ]  # fmt: skip
+                    for key, sample in snapshot.stats.items()
+                }  # fmt: skip
+                yield replace(snapshot, stats=stats)
 
-    monkeypatch.setattr(engine.stats, "stream", fixed)
+    monkeypatch.setattr(engine.stats, "watch", fixed)
     app = make_app(engine, TuiConfig(refresh=0.2))
 
     async def ready(pilot: Pilot) -> None:

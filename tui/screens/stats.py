@@ -16,7 +16,6 @@ from engine.api import ContainerStats, CreateOptions, Engine, humanize, limits_i
 from tui.workers import run_engine_task
 
 HISTORY = 180  # ticks kept for the sparklines: three minutes at one a second
-LIMITS_EVERY = 10  # ticks between re-reads of the limits (`berth update` changes them)
 
 
 class StatsCard(Vertical):
@@ -30,6 +29,7 @@ class StatsCard(Vertical):
         self._previous: tuple[float, ContainerStats] | None = None
         self.figures = ""
         self.limits = ""
+        self._options: CreateOptions | None = None  # what ``limits`` was worded from
 
     def compose(self) -> ComposeResult:
         yield Static(classes="stats-figures", markup=False)
@@ -42,15 +42,20 @@ class StatsCard(Vertical):
 
     def show_limits(self, options: CreateOptions) -> None:
         """The limits in effect, in the flags' terms (cpus=0.5 memory=64MiB pids=20)."""
+        if options == self._options:
+            return  # as they were: no re-wording, no re-layout
+        self._options = options
         self.limits = "limits: " + (limits_in_effect(options) or "none set")
         self.query_one(".stats-limits", Static).update(self.limits)
 
     def show(self, sample: ContainerStats, now: float) -> None:
         self.cpu.append(sample.cpu_percent or 0.0)
         self.memory.append(sample.memory_percent)
-        self.figures = self._figures(sample, now)
+        figures = self._figures(sample, now)
         self._previous = (now, sample)
-        self.query_one(".stats-figures", Static).update(self.figures)
+        if figures != self.figures:  # an update re-lays the screen out, even unchanged
+            self.figures = figures
+            self.query_one(".stats-figures", Static).update(figures)
         self.query_one(".stats-cpu", Sparkline).data = list(self.cpu)
         self.query_one(".stats-memory", Sparkline).data = list(self.memory)
 
@@ -91,6 +96,7 @@ class StatsScreen(Screen[None]):
         self.engine = engine
         self.interval = interval  # seconds between ticks
         self.ticks = 0
+        self._caption = ""
 
     def compose(self) -> ComposeResult:
         yield Static("Waiting for the first sample…", id="stats-caption", markup=False)
@@ -111,12 +117,17 @@ class StatsScreen(Screen[None]):
         self.app.workers.cancel_group(self.app, "stats")
 
     async def _sample(self) -> None:
-        ticks = self.engine.stats.stream(interval=self.interval)
-        async with contextlib.aclosing(ticks):
-            async for tick in ticks:
-                await self._apply([sample for sample in tick if sample.running])
+        # The listing comes with the tick: the limits (which `berth update` changes) are
+        # the containers' options, there for free, so no listing of the screen's own.
+        snapshots = self.engine.stats.watch(interval=self.interval)
+        async with contextlib.aclosing(snapshots):
+            async for snapshot in snapshots:
+                running = [c for c in snapshot.containers if c.running]
+                samples = [snapshot.stats[c.id] for c in running]
+                options = {container.id: container.options for container in running}
+                await self._apply([sample for sample in samples if sample.running], options)
 
-    async def _apply(self, tick: list[ContainerStats]) -> None:
+    async def _apply(self, tick: list[ContainerStats], options: dict[str, CreateOptions]) -> None:
         """One tick, drawn at once: cards come and go with the containers."""
         body = self.query_one("#stats-body", VerticalScroll)
         cards = {card.container_id: card for card in body.query(StatsCard)}
@@ -127,17 +138,16 @@ class StatsScreen(Screen[None]):
         new = [StatsCard(sample) for sample in tick if sample.id not in cards]
         await body.mount_all(new)
         cards.update((card.container_id, card) for card in new)
-        if new or self.ticks % LIMITS_EVERY == 0:
-            for container in await self.engine.containers.list():
-                if container.id in cards:
-                    cards[container.id].show_limits(container.options)
         now = time.monotonic()
         with self.app.batch_update():
             for sample in tick:
+                cards[sample.id].show_limits(options[sample.id])
                 cards[sample.id].show(sample, now)
             self.ticks += 1
             caption = f"{len(tick)} running · every {self.interval:g} s · Escape closes"
-            self.query_one("#stats-caption", Static).update(caption)
+            if caption != self._caption:  # an update re-lays the screen out, even unchanged
+                self._caption = caption
+                self.query_one("#stats-caption", Static).update(caption)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -15,7 +15,7 @@ from textual.worker import Worker
 from engine.api import Container, ContainerStats, Engine, PortMapping
 from engine.errors import BerthError
 from tui.handover import DETACH_HINT, SHELL, HandOver, HandOverFn
-from tui.rows import CONTAINER_COLUMNS, Row, container_row
+from tui.rows import CONTAINER_COLUMNS, ContainerRows, Row
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.files import DiffBrowser
 from tui.screens.inspect import InspectScreen
@@ -77,46 +77,62 @@ class ContainersView(EngineTable):
         self.exec_command = ""  # the last command run with E; empty: bash, else sh
         self._containers: dict[str, Container] = {}
         self._ports: dict[str, list[PortMapping]] = {}
+        self._ports_runs: list[tuple[str, str, str | None]] = []  # what _ports was read for
         self._stats: dict[str, ContainerStats] = {}
-        self._stats_feed: Worker[object] | None = None
+        self._row_maker = ContainerRows()
+        self._feed: Worker[object] | None = None
+        self._fetched_at = 0.0  # time.monotonic() as the last reload's listing began
 
     # -- rows ------------------------------------------------------------------------
 
     async def fetch(self) -> list[Row]:
+        self._fetched_at = time.monotonic()
         containers = await self.engine.containers.list(all=self.show_all)
-        self._ports = await self.engine.networks.all_ports()
+        await self._read_ports(containers, always=True)
         self._containers = {container.id: container for container in containers}
         return self._build_rows()
 
+    async def _read_ports(self, containers: list[Container], *, always: bool = False) -> None:
+        # Ports are published when a container is created and bound when it starts: read
+        # again when a container came, went, started or stopped, not on every tick.
+        runs = [(c.id, c.state, c.started_at) for c in containers]
+        if always or runs != self._ports_runs:
+            self._ports = await self.engine.networks.all_ports()
+            self._ports_runs = runs
+
     def _build_rows(self) -> list[Row]:
-        now = time.time()
-        return [
-            container_row(c, now, self._stats.get(c.id), self._ports.get(c.id, ()))
-            for c in self._containers.values()
-        ]
+        containers = self._containers.values()
+        return self._row_maker.rows(containers, time.time(), self._stats, self._ports)
 
     def caption(self) -> str:
         kind = "All containers" if self.show_all else "Running containers"
         return f"{kind} · {len(self._containers)}"
 
-    def live_changed(self, live: bool) -> None:
-        # CPU and memory come from the engine's shared stats stream, read only while shown.
-        running = self._stats_feed is not None and not self._stats_feed.is_finished
+    def live_changed(self, live: bool) -> bool:
+        # The rows and their CPU and memory come from the engine's shared stats sampler,
+        # followed only while shown: its one listing per tick is the view's too.
+        running = self._feed is not None and not self._feed.is_finished
         if live and not running:
-            self._stats_feed = run_engine_task(
+            self._feed = run_engine_task(
                 self,
-                self._follow_stats,
+                self._follow,
                 group=f"feed-stats-{self.id}",  # "feed-": runs until cancelled
                 description="Reading stats",
             )
-        elif not live and self._stats_feed is not None and running:
-            self._stats_feed.cancel()
+        elif not live and self._feed is not None and running:
+            self._feed.cancel()
+        return live
 
-    async def _follow_stats(self) -> None:
-        ticks = self.engine.stats.stream(interval=self.refresh_seconds)
-        async with contextlib.aclosing(ticks):
-            async for tick in ticks:
-                self._stats = {sample.id: sample for sample in tick}
+    async def _follow(self) -> None:
+        snapshots = self.engine.stats.watch(interval=self.refresh_seconds)
+        async with contextlib.aclosing(snapshots):
+            async for snapshot in snapshots:
+                if snapshot.listed_at < self._fetched_at:
+                    continue  # listed before a reload (after an action): older news
+                containers = [c for c in snapshot.containers if self.show_all or c.running]
+                await self._read_ports(containers)
+                self._containers = {container.id: container for container in containers}
+                self._stats = snapshot.stats
                 self.show_rows(self._build_rows())
 
     @property

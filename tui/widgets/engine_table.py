@@ -54,6 +54,7 @@ class EngineTable(Vertical):
         self.sort_reverse = False
         self.marked: set[str] = set()
         self._rows: list[Row] = []  # as fetched, before filter and sort
+        self._displayed: dict[str, Row] = {}  # what the table shows, in its order
         self._loading: Worker[object] | None = None
         self._caption = ""
         self._binding_state: object = None
@@ -111,13 +112,17 @@ class EngineTable(Vertical):
         # As dolphie does: the next poll starts only after the previous one finished, and
         # nothing is fetched for a hidden tab or under a modal.
         live = self.screen is self.app.screen and self._on_visible_tab()
-        self.live_changed(live)
-        if not live or (self._loading is not None and not self._loading.is_finished):
+        fed = self.live_changed(live)
+        if not live or fed or (self._loading is not None and not self._loading.is_finished):
             return
         self.reload()
 
-    def live_changed(self, live: bool) -> None:
-        """Called each poll: whether the view is on screen; a subclass starts or stops feeds."""
+    def live_changed(self, live: bool) -> bool:
+        """Called each poll: whether the view is on screen; a subclass starts or stops feeds.
+
+        True: a feed keeps the rows current, so the poll fetches nothing.
+        """
+        return False
 
     def _on_visible_tab(self) -> bool:
         # TabbedContent hides an inactive pane with display: none on the pane, not on us.
@@ -131,8 +136,7 @@ class EngineTable(Vertical):
         self._rows = rows
         self.marked &= {row.key for row in rows}  # a mark goes with its row
         shown = self._arranged(rows)
-        table = self.table
-        if [row.key for row in shown] == [key.value for key in table.rows]:
+        if [row.key for row in shown] == list(self._displayed):
             self._update_cells(shown)
         else:
             self._rebuild(shown)
@@ -157,7 +161,7 @@ class EngineTable(Vertical):
 
     def _arranged(self, rows: list[Row]) -> list[Row]:
         needle = self.filter_text.casefold()
-        shown = [row for row in rows if needle in row.text().casefold()]
+        shown = [row for row in rows if needle in row.text().casefold()] if needle else rows[:]
         if self.sort_column is not None:
             column = self.sort_column
             shown.sort(key=lambda row: row.sort_value(column), reverse=self.sort_reverse)
@@ -181,11 +185,15 @@ class EngineTable(Vertical):
 
     def _update_cells(self, rows: list[Row]) -> None:
         # Same rows in the same order (the usual poll): update in place, so the cursor
-        # and the scroll position stay exactly where the user left them.
+        # and the scroll position stay exactly where the user left them. Only changed
+        # cells: each update_cell makes the table redraw every row it shows.
         table = self.table
         for row in rows:
-            shown = table.get_row(row.key)
-            for column, old, new in zip(self.COLUMNS, shown, row.cells, strict=True):
+            shown = self._displayed[row.key]
+            self._displayed[row.key] = row
+            if shown is row:  # unchanged: the view hands back the same Row
+                continue
+            for column, old, new in zip(self.COLUMNS, shown.cells, row.cells, strict=True):
                 if old != new:
                     # Widen a column when a cell outgrows it ("Up 5 minutes" -> "Exited
                     # (137)"); re-measuring every cell of the column on each change cost
@@ -199,6 +207,7 @@ class EngineTable(Vertical):
         table.clear()
         for row in rows:
             table.add_row(*row.cells, key=row.key)
+        self._displayed = {row.key: row for row in rows}
         if not rows:
             return
         if selected is not None and selected in table.rows:
