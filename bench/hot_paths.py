@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import re
 import signal
 import statistics
@@ -329,8 +330,10 @@ def _tui(results: Results, containers: int, seconds: float) -> None:
 
 def _print(results: Results, only: list[str], runs: int, args: argparse.Namespace,
            setup: list[str], elapsed: float) -> None:  # fmt: skip
+    load = " ".join(f"{value:.1f}" for value in os.getloadavg())
     print(f"berth's hot paths against the reference engines: median of {runs} runs each "
-          f"after one warm-up, in rounds; measured in {elapsed:.0f} s")  # fmt: skip
+          f"after one warm-up, in rounds; measured in {elapsed:.0f} s on {os.cpu_count()} "
+          f"CPUs, load average now {load}")  # fmt: skip
     for line in setup:
         print(f"  {line}")
     print("berth/x: berth's median over the anchor's (below 1: berth is faster); "

@@ -5,6 +5,7 @@ their bridges and nftables rules, mounts), even when the benchmark fails."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import subprocess
 import sys
 import tempfile
@@ -64,12 +65,28 @@ def berth_engine(directory: Path) -> Iterator[ScratchEngine]:
             if removed.returncode != 0:  # say so: a leak would skew the next bench
                 print(f"clean-up: berth rm -f failed: {removed.stderr.strip()}",
                       file=sys.stderr)  # fmt: skip
+        networks = subprocess.run([*berth, "network", "ls", "-q"], capture_output=True,
+                                  text=True).stdout.split()  # fmt: skip
         engine = Engine(paths)
         try:
             engine.networks.remove_all()
         finally:
             engine.close()
+        _remove_leaks(paths, [f"br-{network[:12]}" for network in networks])
         unmount_under(directory)
+
+
+def _remove_leaks(paths: EnginePaths, bridges: list[str]) -> None:
+    """Say so and remove what the engine's own clean-up left: this root's bridges and its
+    nft table are certainly this benchmark's (other engines' are left alone)."""
+    table = "berth_" + hashlib.sha256(str(paths.root).encode()).hexdigest()[:8]  # firewall's
+    left = [["ip", "link", "del", bridge] for bridge in bridges
+            if Path(f"/sys/class/net/{bridge}").exists()]  # fmt: skip
+    if subprocess.run(["nft", "list", "table", "ip", table], capture_output=True).returncode == 0:
+        left.append(["nft", "delete", "table", "ip", table])
+    for command in left:
+        print(f"clean-up: berth left {command[-1]}; removing it", file=sys.stderr)
+        subprocess.run(command, capture_output=True, check=False)
 
 
 def unmount_under(directory: Path) -> None:
