@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from engine.containers import bundle as bundles
+from engine.containers.layout import container_dirs
 from engine.containers.model import CreateOptions
 from engine.containers.service import ContainerService
 from engine.errors import BerthError, NotFoundError
@@ -150,7 +151,7 @@ class StepRunner:
                     f'process "{shown}" did not complete successfully: exit code: {exit_code}'
                 )
             bundle = self._paths.container_dir(container_id)
-            upper = bundles.container_dirs(bundle)[0]
+            upper = container_dirs(bundle)[0]
             points = await asyncio.to_thread(bundles.mount_points, bundle)
             return await self._images.commit(
                 base.id,

@@ -9,6 +9,7 @@ from pathlib import Path
 from engine import cgroups
 from engine import ocispec as oci
 from engine.containers.environment import container_env
+from engine.containers.layout import ROOTFS, container_dirs
 from engine.containers.limits import oci_resources
 from engine.containers.model import Container
 from engine.containers.security import secure
@@ -20,13 +21,6 @@ from engine.linux.files import write_atomically
 from engine.network.model import ContainerNetwork
 from engine.runtime.rootpath import resolve as resolve_in_root
 from engine.storage import overlay
-
-ROOTFS = "merged"
-
-
-def container_dirs(bundle: Path) -> tuple[Path, Path, Path]:
-    """upper, work and merged directories of a container's bundle."""
-    return bundle / "upper", bundle / "work", bundle / ROOTFS
 
 
 def mount_points(bundle: Path) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from engine.containers.bundle import container_dirs
+from engine.containers.layout import container_dirs
 from engine.containers.limits import host_config
 from engine.containers.model import Container, CreateOptions
 from engine.containers.run_config import run_config

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.containers.layout import container_dirs
 from engine.containers.locks import container_lock, forget, lock_dir, lock_path
 from engine.containers.model import Container, CreateOptions, stored_options
 from engine.containers.names import generate_name, validate_name
@@ -182,7 +183,6 @@ class ContainerService:
     def _create(
         self, options: CreateOptions, image: Image, run_by: str | None, runtime: str
     ) -> Container:
-        from engine.containers import bundle as bundles
         from engine.containers import limits, mounts, security
         from engine.containers.command import container_args
 
@@ -208,7 +208,7 @@ class ContainerService:
             self._volumes.discard(made)
             raise
         try:
-            for directory in bundles.container_dirs(self._paths.container_dir(container_id)):
+            for directory in container_dirs(self._paths.container_dir(container_id)):
                 directory.mkdir(parents=True)
         except BaseException:
             self._discard(container_id)
@@ -350,11 +350,10 @@ class ContainerService:
         if workdir:
             process["cwd"] = workdir
         if user:  # (the bundle's and the security modules load only for these options)
-            from engine.containers import bundle as bundles
             from engine.containers.user import resolve_user
 
             try:
-                found = resolve_user(bundles.container_dirs(bundle)[2], user)
+                found = resolve_user(container_dirs(bundle)[2], user)
             except BerthError as error:  # Docker: the exec'd process could not be made, 126
                 raise ContainerStartError(str(error), 126) from None
             process["user"] = {"uid": found.uid, "gid": found.gid,
@@ -414,13 +413,12 @@ class ContainerService:
     def _set_up_and_spawn(
         self, container: Container, wait_for_attach: bool, terminal_size: tuple[int, int] | None
     ) -> MonitorHandle:
-        from engine.containers import bundle as bundles
         from engine.containers.lifecycle import spawn_monitor
         from engine.storage import overlay
 
         image = self._images.get_by_id(container.image_id)
         bundle = self._paths.container_dir(container.id)
-        for directory in bundles.container_dirs(bundle):  # a create killed half-way made none
+        for directory in container_dirs(bundle):  # a create killed half-way made none
             directory.mkdir(parents=True, exist_ok=True)
         # The network is wired before the runtime runs, and outlives the monitor's restarts.
         network = self._networks.attach(container, image.config.get("config", {}),
@@ -434,7 +432,7 @@ class ContainerService:
                 terminal_size=terminal_size,
             )  # fmt: skip
         except BaseException:
-            overlay.unmount(bundles.container_dirs(bundle)[2])
+            overlay.unmount(container_dirs(bundle)[2])
             self._networks.release(container.id)
             raise
 
@@ -451,7 +449,7 @@ class ContainerService:
         extra = mounts.oci_mounts(kept, self._volumes.data_path)
         mounts.make_nested_mount_points(extra)
         bundles.prepare(bundle, container, image, lowers, links, self._paths.links, network, extra)
-        self._copy_up(kept, bundles.container_dirs(bundle)[2])
+        self._copy_up(kept, container_dirs(bundle)[2])
 
     def _copy_up(self, kept: list[MountPoint], rootfs: Path) -> None:
         """Fill each new, empty volume from the image's files at its path (Docker's copy-up)."""
@@ -602,7 +600,7 @@ class ContainerService:
         container = await self.get(ref)
         image = await asyncio.to_thread(self._images.get_by_id, container.image_id)
         bundle = self._paths.container_dir(container.id)
-        upper = bundles.container_dirs(bundle)[0]
+        upper = container_dirs(bundle)[0]
         mount_points = await asyncio.to_thread(bundles.mount_points, bundle)
         async with self._paused(container, pause):
             return await self._images.commit(
@@ -795,7 +793,6 @@ class ContainerService:
     def _release(self, container: Container) -> None:
         """Remove the runtime's state and cgroup, unmount the rootfs, release the network."""
         from engine import runtimes
-        from engine.containers import bundle as bundles
         from engine.storage import overlay
 
         container_id = container.id
@@ -804,7 +801,7 @@ class ContainerService:
         if state.exists():
             with contextlib.suppress(NotFoundError):
                 self._runtime(container).delete(container_id, force=True)
-        overlay.unmount(bundles.container_dirs(self._paths.container_dir(container_id))[2])
+        overlay.unmount(container_dirs(self._paths.container_dir(container_id))[2])
         self._networks.release(container_id)
 
     def _discard(self, container_id: str, *, volumes: bool = False) -> None:

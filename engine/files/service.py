@@ -40,7 +40,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from engine import runtimes
-from engine.containers.bundle import container_dirs, mount_points
+from engine.containers.bundle import mount_points
+from engine.containers.layout import container_dirs
 from engine.containers.locks import container_lock
 from engine.containers.model import Container
 from engine.containers.service import ContainerService

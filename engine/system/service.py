@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from engine.build import cache as build_cache
-from engine.containers.bundle import container_dirs
+from engine.containers.layout import container_dirs
 from engine.containers.model import Container
 from engine.containers.service import ContainerService
 from engine.errors import ConflictError, NotFoundError
