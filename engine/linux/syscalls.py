@@ -48,12 +48,19 @@ PR_SET_PDEATHSIG = 1
 PR_GET_DUMPABLE = 3
 PR_SET_DUMPABLE = 4
 PR_SET_KEEPCAPS = 8
+PR_SET_SECCOMP = 22
 PR_SET_CHILD_SUBREAPER = 36
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+# seccomp(2): install a classic BPF program of struct sock_filter (8 bytes each)
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_MODE_FILTER = 2  # prctl(PR_SET_SECCOMP)'s name for the same
+SOCK_FILTER_SIZE = 8
+BPF_MAXINSNS = 4096  # the kernel refuses a longer program
 
 # pseudo-terminal ioctls (asm-generic numbers: x86_64 and aarch64); termios lacks them
 TIOCGPTN = 0x80045430
@@ -66,8 +73,8 @@ CGROUP2_SUPER_MAGIC = 0x63677270
 # The new mount API (Linux >= 5.2). These syscalls have the same numbers on every
 # architecture berth supports; pivot_root has no glibc wrapper, so it needs a number too.
 _SYSCALL_NUMBERS = {
-    "x86_64": {"pivot_root": 155},
-    "aarch64": {"pivot_root": 41},
+    "x86_64": {"pivot_root": 155, "seccomp": 317},
+    "aarch64": {"pivot_root": 41, "seccomp": 277},
 }
 _SYS_OPEN_TREE = 428
 _SYS_MOVE_MOUNT = 429
@@ -234,6 +241,38 @@ def set_parent_death_signal(sig: int) -> None:
     Changing the effective uid or gid clears it, and so does exec of a set-user-ID file.
     """
     prctl(PR_SET_PDEATHSIG, sig)
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def load_seccomp_filter(program: bytes) -> None:
+    """Confine the calling thread with a seccomp filter: ``program`` is raw BPF.
+
+    Flags 0, as libseccomp loads without TSYNC; no_new_privs is left as it is, so
+    without it the caller needs CAP_SYS_ADMIN. Kernels without seccomp(2) (before
+    3.17) take the same program through prctl.
+    """
+    count, partial = divmod(len(program), SOCK_FILTER_SIZE)
+    if partial or not 0 < count <= BPF_MAXINSNS:
+        # struct sock_fprog counts in an unsigned short: a bad length must not wrap
+        raise OSError(errno.EINVAL, f"seccomp filter: {len(program)} bytes is no BPF program")
+    code = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(count, ctypes.addressof(code))
+    result = _seccomp(SECCOMP_SET_MODE_FILTER, 0, fprog)
+    if result < 0 and ctypes.get_errno() == errno.ENOSYS:
+        result = _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0)
+    _check(result, "seccomp filter")
+
+
+def _seccomp(operation: int, flags: int, fprog: _SockFprog) -> int:
+    number = _SYSCALL_NUMBERS.get(os.uname().machine, {}).get("seccomp")
+    if number is None:  # no number known here: prctl, which every architecture has
+        ctypes.set_errno(errno.ENOSYS)
+        return -1
+    return _libc.syscall(ctypes.c_long(number), ctypes.c_uint(operation), ctypes.c_uint(flags),
+                         ctypes.byref(fprog))  # fmt: skip
 
 
 # -- mounts -------------------------------------------------------------------------------

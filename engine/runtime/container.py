@@ -80,7 +80,8 @@ def create(
             terminal.connected(console_socket) as console,
             spawn.parent_pidfd(kill_with_parent) as parent,
         ):
-            pid = _spawn_init(spec, bundle, cgroup, directory / EXEC_FIFO, console, parent)
+            pid = _spawn_init(spec, bundle, state_root, cgroup, directory / EXEC_FIFO, console,
+                              parent)  # fmt: skip
         states.save(state_root, _initial_state(container_id, bundle, spec, pid))
         if pid_file is not None:
             states.write_pid_file(pid_file, pid)
@@ -205,11 +206,11 @@ def run(
 
 
 def _spawn_init(
-    spec: Spec, bundle: Path, cgroup: cgroups.Cgroup, fifo: Path,
+    spec: Spec, bundle: Path, state_root: Path, cgroup: cgroups.Cgroup, fifo: Path,
     console: socket.socket | None, parent: int | None,
 ) -> int:  # fmt: skip
     """Fork the init and wait until it is set up; its pid. Raises what it reports."""
-    seccomp = process.syscall_filter(spec.seccomp)
+    seccomp = process.syscall_filter(spec.seccomp, state_root)
     fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
     try:
         return spawn.spawn(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from engine import cgroups
 from engine.errors import ConflictError, ContainerStartError, InvalidArgumentError
@@ -25,9 +25,6 @@ from engine.runtime import spec as specs
 from engine.runtime import statedir as states
 from engine.runtime.process import become, die_with_parent, execute, restrict, syscall_filter
 from engine.runtime.spec import Process
-
-if TYPE_CHECKING:
-    from pyseccomp import SyscallFilter
 
 
 def exec_process(
@@ -55,7 +52,7 @@ def exec_process(
     saved = states.load(state_root, container_id)
     cgroup = cgroups.get(saved.cgroup_path)
     # The container's own filter: exec'd processes are confined as its init is.
-    seccomp = syscall_filter(specs.load(Path(saved.bundle), saved.id).seccomp)
+    seccomp = syscall_filter(specs.load(Path(saved.bundle), saved.id).seccomp, state_root)
     try:
         pid = _spawn(saved, state_root, cgroup, wanted, seccomp, console_socket,
                      kill_with_parent)  # fmt: skip
@@ -68,7 +65,7 @@ def exec_process(
 
 def _spawn(
     saved: states.ContainerState, state_root: Path, cgroup: cgroups.Cgroup, wanted: Process,
-    seccomp: SyscallFilter | None, console_socket: Path | None, kill_with_parent: bool,
+    seccomp: bytes | None, console_socket: Path | None, kill_with_parent: bool,
 ) -> int:  # fmt: skip
     init_fd, flags = _open_running_init(state_root, saved, cgroup)
     try:
@@ -130,7 +127,7 @@ def _fork(init_fd: int, flags: int) -> int:
 
 
 def _child(
-    wanted: Process, seccomp: SyscallFilter | None, cgroup: cgroups.Cgroup, init_fd: int,
+    wanted: Process, seccomp: bytes | None, cgroup: cgroups.Cgroup, init_fd: int,
     flags: int, console: socket.socket | None, parent: int | None, report_fd: int,
 ) -> NoReturn:  # fmt: skip
     try:

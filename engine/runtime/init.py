@@ -18,7 +18,7 @@ import os
 import signal
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
 from engine.cgroups import Cgroup
 from engine.errors import ContainerStartError
@@ -26,19 +26,16 @@ from engine.linux import syscalls
 from engine.runtime import namespaces, process, rootfs, spawn, terminal
 from engine.runtime.spec import Spec
 
-if TYPE_CHECKING:
-    from pyseccomp import SyscallFilter
-
 
 def main(
     spec: Spec, bundle: Path, cgroup: Cgroup, report_fd: int, fifo_fd: int, *,
-    console: socket.socket | None, parent: int | None, seccomp: SyscallFilter | None = None,
+    console: socket.socket | None, parent: int | None, seccomp: bytes | None = None,
 ) -> NoReturn:  # fmt: skip
     """Set the container up, report, wait for start, exec. Never returns.
 
     ``console``: the connected console socket, when the process has a terminal;
     ``parent``: a pidfd of the caller, when the init is to die with it;
-    ``seccomp``: the compiled linux.seccomp (:func:`process.syscall_filter`).
+    ``seccomp``: linux.seccomp as a BPF program (:func:`process.syscall_filter`).
     """
     try:
         try:

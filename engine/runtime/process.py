@@ -14,15 +14,13 @@ import resource
 import select
 import signal
 import stat
-from typing import TYPE_CHECKING, Any, NoReturn
+from pathlib import Path
+from typing import Any, NoReturn
 
 from engine.errors import ContainerStartError
 from engine.linux import syscalls
-from engine.runtime import capabilities
+from engine.runtime import capabilities, seccomp_cache
 from engine.runtime.spec import Process, Rlimit, User
-
-if TYPE_CHECKING:
-    from pyseccomp import SyscallFilter
 
 #: the search path when process.env has no PATH (Docker's default)
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -139,17 +137,17 @@ def die_with_parent(parent: int) -> None:
     os.close(parent)
 
 
-def syscall_filter(seccomp: dict[str, Any] | None) -> SyscallFilter | None:
-    """linux.seccomp compiled, to be passed to :func:`restrict`; call it before the fork."""
+def syscall_filter(seccomp: dict[str, Any] | None, state_root: Path) -> bytes | None:
+    """linux.seccomp as the BPF program :func:`restrict` loads; call it before the fork.
+
+    Compiled once per profile and boot, cached under ``state_root``.
+    """
     if seccomp is None:
         return None
-    # Imported here: libseccomp's binding costs ~30 ms, paid only by a container with a profile.
-    from engine.runtime.seccomp import compile_filter
-
-    return compile_filter(seccomp)
+    return seccomp_cache.program(seccomp, state_root)
 
 
-def restrict(process: Process, seccomp: SyscallFilter | None) -> None:
+def restrict(process: Process, seccomp: bytes | None) -> None:
     """The last step before exec: what the process may no longer gain or call.
 
     Runs after the init left the exec fifo, as late as possible, so that nothing the
@@ -163,11 +161,11 @@ def restrict(process: Process, seccomp: SyscallFilter | None) -> None:
     if process.no_new_privileges:
         syscalls.set_no_new_privs()
     elif seccomp is not None:
-        seccomp.load()
+        syscalls.load_seccomp_filter(seccomp)
     if wanted is not None:
         capabilities.apply(wanted)
     if process.no_new_privileges and seccomp is not None:
-        seccomp.load()
+        syscalls.load_seccomp_filter(seccomp)
 
 
 def execute(path: str, process: Process) -> NoReturn:

@@ -1,17 +1,19 @@
-"""seccomp: config.json's linux.seccomp compiled into a BPF filter by libseccomp.
+"""seccomp: config.json's linux.seccomp compiled into a BPF program by libseccomp.
 
-The filter is compiled before the fork (libseccomp and its syscall tables must be
-loaded while the host's files are in reach) and loaded by the container's process
-right before exec (:func:`engine.runtime.process.restrict`). As in runc: a syscall
-name this libseccomp does not know is skipped (profiles list other architectures'
-calls), a rule whose action is the default action is dropped, conditions on the same
-argument are separate rules (libseccomp refuses them in one), and libseccomp's own
-no_new_privs is off: the process sets it only when process.noNewPrivileges asks.
+Only a miss of :mod:`engine.runtime.seccomp_cache` comes here: importing libseccomp's
+binding alone costs ~30 ms (it runs ``ldconfig -p`` twice). The program is exported
+as raw BPF, which the container's process loads itself right before exec
+(:func:`engine.runtime.process.restrict`), so libseccomp never sets no_new_privs: the
+process sets it only when process.noNewPrivileges asks. As in runc: a syscall name
+this libseccomp does not know is skipped (profiles list other architectures' calls),
+a rule whose action is the default action is dropped, and conditions on the same
+argument are separate rules (libseccomp refuses them in one).
 """
 
 from __future__ import annotations
 
 import errno
+import os
 from collections import defaultdict
 from typing import Any
 
@@ -36,6 +38,16 @@ _OPERATORS = {
 _UNKNOWN_SYSCALL = -1  # what libseccomp resolves a name it does not know to
 
 
+def export_program(config: dict[str, Any]) -> bytes:
+    """The BPF program of a linux.seccomp object; InvalidArgumentError says what is wrong."""
+    syscall_filter = compile_filter(config)
+    # libseccomp writes to a file descriptor; memory-backed, it never touches a disk
+    with open(os.memfd_create("seccomp-bpf", os.MFD_CLOEXEC), "w+b") as file:
+        syscall_filter.export_bpf(file)
+        file.seek(0)
+        return file.read()
+
+
 def compile_filter(config: dict[str, Any]) -> libseccomp.SyscallFilter:
     """The filter of a linux.seccomp object; InvalidArgumentError says what is wrong."""
     if config.get("listenerPath"):
@@ -43,7 +55,6 @@ def compile_filter(config: dict[str, Any]) -> libseccomp.SyscallFilter:
                                    "is not supported")  # fmt: skip
     default = _action(config.get("defaultAction"), config.get("defaultErrnoRet"), "defaultAction")
     syscall_filter = libseccomp.SyscallFilter(default)
-    syscall_filter.set_attr(libseccomp.Attr.CTL_NNP, 0)
     for name in config.get("architectures") or []:
         _add_architecture(syscall_filter, name)
     for rule in config.get("syscalls") or []:
