@@ -7,6 +7,9 @@ import os
 import re
 from pathlib import Path
 
+from engine import runtimes
+from engine.runtime.seccomp_cache import CACHE_DIR
+
 DEFAULT_CAPS = "00000000a80425fb"
 # Each probe prints "<name>=ok" only when the operation succeeded.
 PROBES = (
@@ -122,6 +125,32 @@ def test_seccomp_profile_denying_mkdir(berth, tmp_path):
                    "mkdir", "/tmp/denied")  # fmt: skip
     assert result.returncode != 0
     assert "Operation not permitted" in result.stderr
+
+
+def test_seccomp_profile_is_compiled_once(berth, engine, tmp_path):
+    # The runtime keeps the compiled filter in the run dir: later starts and execs
+    # load that, and are confined just the same.
+    cache = runtimes.state_root(runtimes.BUILTIN, engine.paths.runroot) / CACHE_DIR
+    profile = tmp_path / "profile.json"
+    profile.write_text(json.dumps({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}],
+    }))  # fmt: skip
+    option = f"seccomp={profile}"
+    first = berth("run", "--rm", "--security-opt", option, "busybox", "mkdir", "/x")
+    assert "Operation not permitted" in first.stderr
+    entries = sorted(cache.iterdir())
+    assert entries, "nothing cached"
+    name = "seccompcache"
+    started = berth("run", "-d", "--name", name, "--security-opt", option, "busybox", "sleep", "60")
+    assert started.returncode == 0, started.stderr
+    try:
+        exec_result = berth("exec", name, "mkdir", "/y")
+        assert exec_result.returncode != 0
+        assert "Operation not permitted" in exec_result.stderr
+    finally:
+        berth("rm", "-f", name)
+    assert sorted(cache.iterdir()) == entries  # the same profile: the same entry
 
 
 def test_seccomp_unconfined(berth):
