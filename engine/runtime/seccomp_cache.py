@@ -1,13 +1,13 @@
 """linux.seccomp as a BPF program, compiled once per profile and boot, as crun does.
 
-Compiling costs every start ~30-50 ms (libseccomp's binding runs ``ldconfig -p``
-twice on import), so the program is kept under the runtime's state root, which lives
-in the run dir (a tmpfs: gone at reboot): one file per profile, named by a hash of the
-profile's canonical JSON, the kernel and the libseccomp version, since the program
-libseccomp writes depends on each (the kernel's actions, the version's syscall
-tables). A hit reads a file and never imports libseccomp; a miss compiles with
-:mod:`engine.runtime.seccomp` before the fork, so a bad profile fails ``create`` as
-it always did.
+Compiling costs a start tens of milliseconds (importing libseccomp's binding alone
+runs ``ldconfig -p`` twice), so the program is kept under the runtime's state root,
+which lives in the run dir (a tmpfs: gone at reboot): one file per profile, named by
+a hash of the profile's canonical JSON, the kernel and the libseccomp version, since
+the program libseccomp writes depends on each (the kernel's actions, the version's
+syscall tables). A hit reads a file and never imports libseccomp; a miss compiles
+with :mod:`engine.runtime.seccomp` before the fork, so a bad profile fails ``create``
+as it always did.
 
 A file is the program followed by its SHA-256: an entry cut short or damaged is
 compiled again, never loaded. The directory is root's alone, so the check guards
