@@ -1,16 +1,17 @@
 """The seccomp filter's cache: compiled once per profile, loaded from the run dir after.
 
 Real containers (root): a profile that denies mkdir, and what a start does with the
-cache entry it finds — none, a good one, a damaged one, one of another profile.
+cache entry it finds — none, a good one, a damaged one, one of another profile. Then
+the seccomp(2) loader itself, in forked children (no root needed).
 """
 
 from __future__ import annotations
 
 import copy
 import errno
-import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 
 from engine.errors import InvalidArgumentError
 from engine.linux import syscalls
-from engine.runtime import seccomp_cache
+from engine.runtime import seccomp, seccomp_cache
 from engine.runtime.seccomp import export_program
 
 if TYPE_CHECKING:
@@ -57,12 +58,25 @@ def test_the_first_start_caches_the_program_and_the_second_uses_it(
     assert entry.stat().st_ino == written.st_ino  # read, not compiled and written again
 
 
-def test_a_start_loads_what_the_cache_holds(containers: Containers) -> None:
-    # The allow-all profile's entry holds the mkdir-denying program: a start that
-    # read it, rather than compiling, confines mkdir.
-    _store(_entry(containers, ALLOW_ALL), export_program(DENY_MKDIR))
+def test_a_start_loads_what_the_cache_holds(
+    containers: Containers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A miss that caches the mkdir-denying program for the allow-all profile: a later
+    # start that reads the entry, rather than compiling, confines mkdir.
+    with monkeypatch.context() as patch:
+        patch.setattr(seccomp, "export_program", lambda config: export_program(DENY_MKDIR))
+        containers.run(_confined(containers, ALLOW_ALL))
     result = containers.run(_confined(containers, ALLOW_ALL))
     assert result.code != 0 and DENIED in result.stderr
+
+
+def test_an_entry_of_another_key_is_not_loaded(containers: Containers) -> None:
+    # As if the two keys' names collided: the file says whose program it is.
+    assert containers.run(_confined(containers, DENY_MKDIR)).code != 0
+    entry = _entry(containers, ALLOW_ALL)
+    shutil.copyfile(_entry(containers, DENY_MKDIR), entry)
+    assert containers.run(_confined(containers, ALLOW_ALL)).code == 0
+    assert entry.read_bytes() != _entry(containers, DENY_MKDIR).read_bytes()
 
 
 def test_the_key_follows_the_profile_not_its_key_order(containers: Containers) -> None:
@@ -79,8 +93,8 @@ def test_the_key_follows_the_profile_not_its_key_order(containers: Containers) -
     "damage",
     [
         lambda data: data[:-3],  # cut short: no longer whole instructions
-        lambda data: data[:-8],  # cut at an instruction: the digest no longer matches
-        lambda data: bytes([data[0] ^ 1]) + data[1:],  # a flipped bit
+        lambda data: data[:-8],  # cut at an instruction: the CRC no longer matches
+        lambda data: data[:-5] + bytes([data[-5] ^ 1]) + data[-4:],  # a bit of the program
         lambda data: b"",
     ],
     ids=["partial-instruction", "whole-instructions", "flipped-bit", "empty"],
@@ -135,12 +149,6 @@ def test_a_hit_never_imports_libseccomp(containers: Containers, tmp_path: Path) 
 
     assert run() == {"code": 1, "pyseccomp": True}  # a miss compiles
     assert run() == {"code": 1, "pyseccomp": False}
-
-
-def _store(entry: Path, program: bytes) -> None:
-    """What the cache writes for ``program`` (see seccomp_cache: program + its SHA-256)."""
-    entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    entry.write_bytes(program + hashlib.sha256(program).digest())
 
 
 # -- the loader --------------------------------------------------------------------------
