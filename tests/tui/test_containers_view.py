@@ -4,15 +4,21 @@ CPU, memory and ports columns fed by the engine's stats stream."""
 from __future__ import annotations
 
 import asyncio
+import time
+from dataclasses import replace
 
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
+from engine.api import ContainerStats
 from engine.attach.terminal import SessionEnd
+from engine.stats.sampler import Reader
 from tests.conftest import cgroup_dirs
 from tests.tui.test_app import SIZE, make_app, names, rows, screenshot, select, settle
 from tests.tui.test_handover import FakeTerminal
 from tui.app import BerthApp
+from tui.config import TuiConfig
+from tui.rows import ContainerRows
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.logs import LogsScreen
 from tui.screens.prompt import PromptScreen
@@ -125,6 +131,55 @@ async def test_cpu_memory_and_ports_columns_are_live(engine, berth_ok):
         select(app, "containers", "web")
         await pilot.pause()
         screenshot(app, "containers")
+
+
+async def test_the_view_lists_nothing_of_its_own_while_the_stats_sampler_does(
+    engine, berth_ok, monkeypatch
+):
+    # One listing per tick, the sampler's, which the view follows: not one for the rows
+    # and another for their CPU and memory.
+    berth_ok("run", "-d", "--name", "box", *SLEEPER)
+    listings, readings = [], []
+    real_list, real_read = engine.containers.list, Reader.read
+
+    async def counting_list(*, all: bool = False) -> list:
+        listings.append(all)
+        return await real_list(all=all)
+
+    def counting_read(self, containers):
+        readings.append(len(containers))
+        return real_read(self, containers)
+
+    monkeypatch.setattr(engine.containers, "list", counting_list)
+    monkeypatch.setattr(Reader, "read", counting_read)
+    app = make_app(engine, TuiConfig(refresh=0.1))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: len(readings) >= 10)
+        ticks, listed = len(readings), len(listings)
+        assert cell(app, "box", "STATUS").startswith("Up ")
+    # The first rows come from the view's own listing, as the tab shows (and the sampler's
+    # task may have started one more tick by the time the counts were taken).
+    assert listed <= ticks + 2, (listed, ticks)
+
+
+async def test_a_row_is_made_again_only_when_what_it_shows_changed(engine, berth_ok):
+    berth_ok("run", "-d", "--name", "box", *SLEEPER)
+    [box] = await engine.containers.list()
+    sample = ContainerStats(
+        id=box.id, name="box", running=True, cpu_percent=1.0, memory_usage=2**20,
+        memory_limit=2**30, memory_percent=0.1, net_rx=0, net_tx=0, block_read=0,
+        block_write=0, pids=1, cpu_ns=0,
+    )  # fmt: skip
+    made = ContainerRows()
+    now = time.time()
+    [first] = made.rows([box], now, {box.id: sample}, {})
+    # Network bytes are not a column: the same row, not even re-formatted.
+    [same] = made.rows([box], now, {box.id: replace(sample, net_rx=4096)}, {})
+    assert same is first
+    [busier] = made.rows([box], now, {box.id: replace(sample, cpu_percent=2.5)}, {})
+    assert busier is not first and busier.cells[5] == "2.5%"
+    [later] = made.rows([box], now + 7200, {box.id: replace(sample, cpu_percent=2.5)}, {})
+    assert later is not busier and str(later.cells[4]) != str(busier.cells[4])
 
 
 async def test_capital_e_runs_the_command_the_user_chooses(engine, berth_ok):

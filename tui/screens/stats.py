@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import deque
+from collections.abc import Sequence
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -19,7 +21,12 @@ HISTORY = 180  # ticks kept for the sparklines: three minutes at one a second
 
 
 class StatsCard(Vertical):
-    """One container: its figures now, and CPU and memory over the last minutes."""
+    """One container: its figures now, and CPU and memory over the last minutes.
+
+    Every tick is recorded; only a card in view is drawn. Redrawing one out of view
+    would cost more than the visible ones together: Textual then re-arranges every card
+    to find where it is.
+    """
 
     def __init__(self, sample: ContainerStats) -> None:
         super().__init__(id=f"stats-{sample.id}", classes="stats-card")
@@ -30,15 +37,21 @@ class StatsCard(Vertical):
         self.figures = ""
         self.limits = ""
         self._options: CreateOptions | None = None  # what ``limits`` was worded from
+        self._figures_line = Static(classes="stats-figures", markup=False)
+        self._limits_line = Static(classes="stats-limits", markup=False)
+        self._cpu_line = Sparkline([], classes="stats-cpu")
+        self._memory_line = Sparkline([], classes="stats-memory")
+        self._drawn: tuple[str, int] = ("", 0)  # the figures and the ticks on screen
+        self._ticks = 0
 
     def compose(self) -> ComposeResult:
-        yield Static(classes="stats-figures", markup=False)
-        yield Static(classes="stats-limits", markup=False)
+        yield self._figures_line
+        yield self._limits_line
         with Horizontal(classes="stats-lines"):
             yield Label("CPU ", classes="stats-label")
-            yield Sparkline([], classes="stats-cpu")
+            yield self._cpu_line
             yield Label(" MEM ", classes="stats-label")
-            yield Sparkline([], classes="stats-memory")
+            yield self._memory_line
 
     def show_limits(self, options: CreateOptions) -> None:
         """The limits in effect, in the flags' terms (cpus=0.5 memory=64MiB pids=20)."""
@@ -46,18 +59,30 @@ class StatsCard(Vertical):
             return  # as they were: no re-wording, no re-layout
         self._options = options
         self.limits = "limits: " + (limits_in_effect(options) or "none set")
-        self.query_one(".stats-limits", Static).update(self.limits)
+        self._limits_line.update(self.limits)
 
-    def show(self, sample: ContainerStats, now: float) -> None:
+    def record(self, sample: ContainerStats, now: float) -> None:
+        """Keep ``sample``: its figures, and a point of each sparkline."""
         self.cpu.append(sample.cpu_percent or 0.0)
         self.memory.append(sample.memory_percent)
-        figures = self._figures(sample, now)
+        self.figures = self._figures(sample, now)
         self._previous = (now, sample)
-        if figures != self.figures:  # an update re-lays the screen out, even unchanged
-            self.figures = figures
-            self.query_one(".stats-figures", Static).update(figures)
-        self.query_one(".stats-cpu", Sparkline).data = list(self.cpu)
-        self.query_one(".stats-memory", Sparkline).data = list(self.memory)
+        self._ticks += 1
+
+    def draw(self) -> None:
+        """Put what was recorded since the last draw on screen."""
+        figures, ticks = self._drawn
+        if self.figures != figures:
+            # The same width cannot change the card's height: no re-layout of the screen.
+            same = cell_len(self.figures) == cell_len(figures)
+            self._figures_line.update(self.figures, layout=not same)
+        if self._ticks != ticks:
+            for sparkline, history in ((self._cpu_line, self.cpu),
+                                       (self._memory_line, self.memory)):  # fmt: skip
+                # A flat line (an idle container's) is drawn the same at any length.
+                if not (_flat(sparkline.data or ()) and _flat(history)):
+                    sparkline.data = list(history)
+        self._drawn = (self.figures, self._ticks)
 
     def _figures(self, sample: ContainerStats, now: float) -> str:
         cpu = "  —  " if sample.cpu_percent is None else f"{sample.cpu_percent:5.1f}%"
@@ -87,7 +112,7 @@ class StatsCard(Vertical):
 
 
 class StatsScreen(Screen[None]):
-    """Fed by one ``engine.stats.stream`` while shown; nothing runs while it is hidden."""
+    """Fed by ``engine.stats.watch`` while shown; nothing runs while it is hidden."""
 
     BINDINGS = [Binding("escape,q", "close", "Close", id="stats.close")]
 
@@ -97,11 +122,19 @@ class StatsScreen(Screen[None]):
         self.interval = interval  # seconds between ticks
         self.ticks = 0
         self._caption = ""
+        self._cards: dict[str, StatsCard] = {}  # by container id, in the body's order
 
     def compose(self) -> ComposeResult:
         yield Static("Waiting for the first sample…", id="stats-caption", markup=False)
         yield VerticalScroll(id="stats-body")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.watch(self._body, "scroll_y", self._draw_visible, init=False)
+
+    @property
+    def _body(self) -> VerticalScroll:
+        return self.query_one("#stats-body", VerticalScroll)
 
     def on_screen_resume(self) -> None:
         run_engine_task(
@@ -129,25 +162,39 @@ class StatsScreen(Screen[None]):
 
     async def _apply(self, tick: list[ContainerStats], options: dict[str, CreateOptions]) -> None:
         """One tick, drawn at once: cards come and go with the containers."""
-        body = self.query_one("#stats-body", VerticalScroll)
-        cards = {card.container_id: card for card in body.query(StatsCard)}
         wanted = {sample.id for sample in tick}
-        for container_id, card in cards.items():
-            if container_id not in wanted:
-                await card.remove()
-        new = [StatsCard(sample) for sample in tick if sample.id not in cards]
-        await body.mount_all(new)
-        cards.update((card.container_id, card) for card in new)
+        for container_id in [key for key in self._cards if key not in wanted]:
+            await self._cards.pop(container_id).remove()
+        new = [StatsCard(sample) for sample in tick if sample.id not in self._cards]
+        await self._body.mount_all(new)
+        self._cards.update((card.container_id, card) for card in new)
         now = time.monotonic()
         with self.app.batch_update():
             for sample in tick:
-                cards[sample.id].show_limits(options[sample.id])
-                cards[sample.id].show(sample, now)
+                self._cards[sample.id].show_limits(options[sample.id])
+                self._cards[sample.id].record(sample, now)
+            if new:  # a new card has its place once the screen is laid out again
+                self.call_after_refresh(self._draw_visible)
+            else:
+                self._draw_visible()
             self.ticks += 1
             caption = f"{len(tick)} running · every {self.interval:g} s · Escape closes"
             if caption != self._caption:  # an update re-lays the screen out, even unchanged
                 self._caption = caption
                 self.query_one("#stats-caption", Static).update(caption)
 
+    def _draw_visible(self) -> None:
+        """Draw the cards in view (a card scrolled into view is drawn as it comes)."""
+        # Where each card lies in the body, whatever the scroll (which moves no card).
+        window = self._body.window_region
+        for card in self._cards.values():
+            if card.virtual_region.overlaps(window):
+                card.draw()
+
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def _flat(values: Sequence[float]) -> bool:
+    # Two points at least: Textual draws a single one as a full bar.
+    return len(values) >= 2 and min(values) == max(values)
