@@ -236,5 +236,15 @@ def _say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
 
+def run() -> NoReturn:
+    """The ``berth`` command: :func:`main`, then out without the interpreter's teardown
+    (~30 ms of freeing modules and threads and a database checkpoint no one waits for)."""
+    status = main()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -15,6 +15,7 @@ from engine.errors import BerthError, ContainerStartError
 from engine.monitor import launcher
 from engine.monitor.config import ExecConfig, MonitorConfig
 from engine.paths import EnginePaths
+from engine.process_identity import identity
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ def spawn_monitor(
             auto_remove=options.auto_remove,
             log_max_size=options.log_max_size, log_max_files=options.log_max_files,
             wait_for_attach=wait_for_attach, terminal_size=terminal_size, ready_fd=ready_write,
+            waited_by=identity(os.getpid()) if wait_for_attach else None,
         ).to_json()  # fmt: skip
 
     return _spawn("container", config, socket, bundle / "monitor.log")

@@ -24,6 +24,9 @@ class MonitorConfig:
     log_max_size: int = 0
     log_max_files: int = 1
     wait_for_attach: bool = False  # hold the start until the first client attached
+    # the process (process_identity) that attached at the start and waits for the end:
+    # while it lives it folds the end itself, so no exit command repeats the work
+    waited_by: str | None = None
     terminal_size: tuple[int, int] | None = None  # rows, columns before the process starts
     ready_fd: int = -1  # where to say "started" or why not, then close
     runtime: str = "berth"  # the OCI runtime (engine/runtimes): berth's own, or a binary

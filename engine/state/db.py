@@ -28,6 +28,7 @@ BUSY_TIMEOUT_MS = 30_000
 # Failing I/O counts as a full disk when less than this is left: SQLite grows its files
 # by a page or, for the wal-index, by 32 KiB.
 _NEARLY_FULL = 1 << 20
+_READ_ONLY = "the engine root is read-only (choose a writable --root)"
 
 
 class Database:
@@ -40,6 +41,12 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
+        # SQLite reads a WAL database on a read-only file system when its -wal and -shm
+        # files are there (a command that exits without a checkpoint leaves them), and
+        # would fail only at the first write: say it now, for every command alike.
+        if not os.access(path.parent, os.W_OK) and os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+            raise BerthError(f"cannot open the engine database {path}: "
+                             f"{_READ_ONLY}")  # fmt: skip
         self._migrate()
 
     def _connection(self) -> sqlite3.Connection:
@@ -164,7 +171,7 @@ def _unopenable(path: Path, error: sqlite3.Error) -> str:
     if path.is_dir():
         return "it is a directory (remove it, or choose another --root)"
     if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
-        return "the engine root is read-only (choose a writable --root)"
+        return _READ_ONLY
     return str(error)
 
 

@@ -236,13 +236,18 @@ def _rows(rows: dict[str, list]) -> list[Leak]:
     return found
 
 
+#: what the run dir keeps on purpose for the boot: compiled seccomp filters
+_CACHES = {".seccomp"}
+
+
 def _directories(root: Path, runroot: Path) -> list[Leak]:
     found = []
     for kind, directory in (("dir", root / "containers"), ("dir", runroot / "containers"),
                             ("dir", runroot / "runtime"), ("netns", runroot / "netns"),
                             ("tmp", root / "tmp")):  # fmt: skip
         with contextlib.suppress(FileNotFoundError):
-            found += [Leak(kind, str(entry)) for entry in directory.iterdir()]
+            found += [Leak(kind, str(entry)) for entry in directory.iterdir()
+                      if entry.name not in _CACHES]  # fmt: skip
     return found
 
 
