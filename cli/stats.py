@@ -36,14 +36,16 @@ def register(commands: argparse._SubParsersAction) -> None:
 async def _stats(args: argparse.Namespace) -> int:
     engine = open_engine(args)
     template = args.format or _DEFAULT
+    if args.no_stream:  # one reading, CPU % over each run so far (podman's, not a second's wait)
+        tick = await engine.stats.snapshot(args.containers, all=args.all)
+        text = render(template, [_fields(s, args) for s in tick], _HEADERS)
+        if text:
+            print(text)
+        return 0
     ticks = engine.stats.stream(args.containers, all=args.all)
-    redraw = sys.stdout.isatty() and not args.no_stream
+    redraw = sys.stdout.isatty()
     async with contextlib.aclosing(ticks):
         async for tick in ticks:
-            # The first tick has no CPU rate yet; --no-stream waits for the second, as
-            # Docker's one sample comes with its previous reading.
-            if any(stats.cpu_percent is None for stats in tick) and args.no_stream:
-                continue
             text = render(template, [_fields(s, args) for s in tick], _HEADERS)
             if redraw:
                 lines = text.splitlines() or [""]
@@ -52,8 +54,6 @@ async def _stats(args: argparse.Namespace) -> int:
             elif text:
                 sys.stdout.write(text + "\n")
             sys.stdout.flush()
-            if args.no_stream:
-                break
     return 0
 
 

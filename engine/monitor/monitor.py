@@ -15,7 +15,7 @@ import signal
 import time
 from pathlib import Path
 
-from engine import runtimes
+from engine import cgroups, runtimes
 from engine.errors import BerthError, ContainerStartError, NotFoundError
 from engine.monitor import status
 from engine.monitor.config import MonitorConfig
@@ -92,7 +92,7 @@ class Monitor:
         self._runtime.start(cfg.container_id)
         self._record(
             state="running", started_at=now(), finished_at=None, exit_code=None, error=None,
-            oom_killed=False,
+            oom_killed=False, start_cpu_ns=_cpu_ns(cfg.container_id),
         )  # fmt: skip
         self._say_ready({"ok": True, "warnings": notes})
         code = self._session.pump()
@@ -177,3 +177,11 @@ class Monitor:
         # exec, not fork: nothing of ours (no lock, no socket) lives on in it, and the
         # monitor lock (close-on-exec) is free the moment the record is final.
         os.execv(command[0], command)
+
+
+def _cpu_ns(container_id: str) -> int | None:
+    """The CPU time of the container's cgroup so far; None if it cannot be read."""
+    try:
+        return cgroups.get(cgroups.container_path(container_id)).usage().cpu_ns
+    except (OSError, BerthError):
+        return None

@@ -45,6 +45,9 @@ class RunStatus:
     oom_killed: bool = False
     restart_count: int = 0
     error: str | None = None
+    # the cgroup's CPU time as the command started (the runtime's set-up): an average
+    # over the run (stats --no-stream) leaves it out
+    start_cpu_ns: int | None = None
 
     def changed(self, **fields: object) -> RunStatus:
         return replace(self, **fields)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 from collections.abc import AsyncIterator, Sequence
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from engine.containers.service import ContainerService
 from engine.stats.reading import ContainerStats
-from engine.stats.sampler import Sampler, Selection, Snapshot, Tick
+from engine.stats.sampler import Reader, Sampler, Selection, Snapshot, Tick
 
 __all__ = ["ContainerStats", "Snapshot", "StatsService", "Tick"]
 
@@ -37,6 +38,16 @@ class StatsService:
         async with contextlib.aclosing(self._listen(selection, interval)) as snapshots:
             async for snapshot in snapshots:
                 yield snapshot.pick(selection)
+
+    async def snapshot(self, refs: Sequence[str] = (), *, all: bool = False) -> Tick:
+        """One reading now (``stats --no-stream``), selected as :meth:`stream` does; each
+        CPU % is the container's average since it started, as podman's single reading
+        is: no second reading a second later to wait for."""
+        ids = tuple([(await self._containers.get(ref)).id for ref in refs])
+        containers = Selection(ids, all).pick(await self._containers.list(all=True))
+        reader = Reader(self._runroot)
+        readings = await asyncio.to_thread(reader.read, containers, over_run=True)
+        return [readings[container.id] for container in containers]
 
     def watch(self, *, interval: float = 1.0) -> AsyncIterator[Snapshot]:
         """Every container and the running ones' stats, per tick, from the shared sampler.

@@ -87,6 +87,13 @@ class Previous:
     host_cpu_ns: int
 
 
+def since_start(started_at: float, start_cpu_ns: int, host: Host, now: float) -> Previous:
+    """A baseline at the container's start (epoch seconds; its cgroup's CPU time then),
+    for a rate over its whole run: the host's CPUs have run for the time since."""
+    elapsed_ns = max(0, int((now - started_at) * _NANO))
+    return Previous(start_cpu_ns, host_cpu_ns=host.cpu_ns - elapsed_ns * host.online_cpus)
+
+
 def container_stats(
     container_id: str, name: str, cgroup: Cgroup, pid: int, host: Host,
     previous: Previous | None,

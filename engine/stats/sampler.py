@@ -17,6 +17,7 @@ from pathlib import Path
 from engine import cgroups, runtimes
 from engine.containers.model import Container
 from engine.errors import BerthError, NotFoundError
+from engine.stats import baseline
 from engine.stats.reading import (
     ContainerStats,
     Previous,
@@ -140,8 +141,13 @@ class Reader:
         self._targets: dict[tuple[str, str | None], tuple[cgroups.Cgroup, int] | None] = {}
         self._previous: dict[tuple[str, str | None], Previous] = {}
 
-    def read(self, containers: list[Container]) -> dict[str, ContainerStats]:
+    def read(
+        self, containers: list[Container], *, over_run: bool = False
+    ) -> dict[str, ContainerStats]:
+        """Each container's figures; a CPU % against its last reading, else None, or with
+        ``over_run`` against the baseline a single reading has (engine/stats/baseline.py)."""
         host = read_host()
+        now = time.time()
         keys = {(container.id, container.started_at) for container in containers}
         # Forget containers no longer sampled (stopped, removed, restarted).
         self._targets = {key: value for key, value in self._targets.items() if key in keys}
@@ -153,12 +159,19 @@ class Reader:
             if target is None:
                 result[container.id] = stopped_stats(container.id, container.name)
                 continue
+            previous = self._previous.get(key)
+            run_dir = self._runroot / "containers" / container.id
+            if previous is None and over_run:
+                previous = baseline.load(run_dir, host, now)
             try:
                 stats, self._previous[key] = container_stats(
-                    container.id, container.name, *target, host, self._previous.get(key)
+                    container.id, container.name, *target, host, previous
                 )
             except OSError:  # it stopped between the listing and the reading
                 stats = stopped_stats(container.id, container.name)
+            else:
+                if over_run:
+                    baseline.keep(run_dir, self._previous[key])
             result[container.id] = stats
         return result
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,7 +57,9 @@ def test_stats_no_stream_agrees_with_the_kernel(berth):
     container_id = run_detached(berth, "--name", "holder", "-m", "64m", "busybox", "sh", "-c", hold)
     wait_for(lambda: _kernel_memory(container_id) > 20_000_000)
     columns = "{{.Name}}|{{.MemUsage}}|{{.MemPerc}}|{{.PIDs}}|{{.CPUPerc}}"
-    result = berth("stats", "--no-stream", "--format", columns, "holder")
+    berth("stats", "--no-stream", "holder")  # its CPU % covers the filling of memory
+    time.sleep(0.5)
+    result = berth("stats", "--no-stream", "--format", columns, "holder")  # since the last
     kernel = _kernel_memory(container_id)
     name, memory, percent, pids, cpu = result.stdout.strip().split("|")
     used, limit = memory.split(" / ")
@@ -115,6 +118,24 @@ def test_stats_block_io_agrees_with_the_kernel(berth, scratch_disk):
     assert abs(read_bytes - kernel_read) <= 0.01 * kernel_read, (shown, kernel_read)
     assert abs(written - kernel_written) <= 0.01 * kernel_written, (shown, kernel_written)
     assert kernel_read >= 8 * MIB and kernel_written >= 4 * MIB
+
+
+def _cpu_seconds(container_id: str) -> float:
+    if LAYOUT is Layout.UNIFIED:
+        return keyed(read(container_id, "", "cpu.stat"))["usage_usec"] / 1e6
+    return int(read(container_id, "cpuacct/cpuacct.usage", "")) / 1e9
+
+
+def test_no_stream_reads_once_and_gives_each_run_s_average_cpu(berth):
+    """One reading, as podman's: a busy loop shows its CPU share since it started, a
+    sleeper next to nothing; no second reading is waited for."""
+    busy = run_detached(berth, "--name", "busy", "busybox", "sh", "-c", "while :; do :; done")
+    run_detached(berth, "--name", "idle", "busybox", "sleep", "300")
+    wait_for(lambda: _cpu_seconds(busy) > 0.3)
+    shown = berth("stats", "--no-stream", "--format", "{{.Name}} {{.CPUPerc}}").stdout
+    cpu = {name: float(percent.rstrip("%")) for name, percent in
+           (line.split() for line in shown.splitlines())}  # fmt: skip
+    assert cpu["busy"] > 20 and cpu["idle"] < 5, shown
 
 
 def test_stats_table_shows_dockers_columns_and_all_shows_stopped_ones(berth):
