@@ -3,13 +3,16 @@
 
 Starts --containers detached `sleep` containers on a scratch engine root (no network:
 it does not change what the TUI reads) and runs the app headless (`run_test`) in this
-process, so the process's CPU time is everything the TUI costs: polling the container
-list, the stats stream feeding CPU %/MEM, and drawing. Measured, for --seconds each:
+process, so the process's CPU time is everything the TUI costs: the shared stats
+sampler's tick (one listing and one reading of every container, which both the rows and
+their CPU %/MEM come from) and drawing. Measured, for --seconds each:
 
 - idle: the app open with nothing refreshing (refresh set to an hour in its config),
   the baseline of an open Textual app;
-- containers view: refreshing every --refresh seconds (list + stats for every row);
-- stats dashboard: every running container's card and sparklines, every tick;
+- containers view: refreshing every --refresh seconds (list + stats for every row; the
+  containers were just started, so most STATUS cells, "Up 40 seconds", change each second);
+- stats dashboard: a card and sparklines per running container, recorded every tick
+  and drawn while in view;
 - key to redraw: while the containers view refreshes, from a key arriving (as the
   terminal would post it) to the screen refreshed after it: `j`/`k` (cursor) and
   `o` (re-sort every row), again and again.
