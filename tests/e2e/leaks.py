@@ -116,13 +116,29 @@ def _processes(root: Path, runroot: Path, ids: set[str]) -> list[Leak]:
         except OSError:  # gone meanwhile
             continue
         in_cgroup = {m for m in _BERTH_CGROUP.findall(cgroups) if m in ids}
-        named = in_cgroup or any(needle in cmdline for needle in needles)
+        # A monitor is given its config on stdin: it names the roots in no argument, but
+        # holds its monitor.lock (or an exec's socket) open under the run dir.
+        named = (in_cgroup or any(needle in cmdline for needle in needles)
+                 or _holds_file_under(entry, needles))  # fmt: skip
         # A zombie is dead already, only awaiting its reaper (pid 1 here): not a leak.
         if named and "\nState:\tZ" not in _status(entry):
             command = cmdline.replace(b"\0", b" ").decode(errors="replace").strip()[:160]
             where = f"in cgroup of {next(iter(in_cgroup))[:12]}; " if in_cgroup else ""
             found.append(Leak("process", entry.name, f"{where}{command}"))
     return found
+
+
+def _holds_file_under(entry: Path, roots: tuple[bytes, ...]) -> bool:
+    try:
+        fds = list((entry / "fd").iterdir())
+    except OSError:  # gone meanwhile
+        return False
+    for fd in fds:
+        with contextlib.suppress(OSError):  # closed as we looked
+            target = os.fsencode(os.readlink(fd))
+            if any(target.startswith(root + b"/") for root in roots):
+                return True
+    return False
 
 
 def _status(entry: Path) -> str:
