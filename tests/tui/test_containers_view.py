@@ -182,6 +182,16 @@ async def test_a_row_is_made_again_only_when_what_it_shows_changed(engine, berth
     assert later is not busier and str(later.cells[4]) != str(busier.cells[4])
 
 
+async def test_brackets_in_a_command_are_shown_not_read_as_markup(engine, berth_ok):
+    berth_ok("create", "--name", "brackets", "busybox", "echo", "[b]x[/b]")
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.query_one("#containers DataTable", DataTable)
+        drawn = table.render_line(1).text  # line 0 is the header
+        assert "brackets" in drawn and "echo [b]x[/b]" in drawn, drawn
+
+
 async def test_capital_e_runs_the_command_the_user_chooses(engine, berth_ok):
     berth_ok("run", "-d", "--name", "box", *SLEEPER)
     terminal = FakeTerminal(SessionEnd(exit_code=0, detached=False))

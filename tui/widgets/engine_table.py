@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker
 
 from engine.api import Engine
-from tui.rows import Row
+from tui.rows import Cell, Row
 from tui.table import Table
 from tui.workers import run_engine_task
 
@@ -202,9 +202,9 @@ class EngineTable(Vertical):
                 # Re-measuring every cell of the column on each change cost a quarter
                 # of a CPU with 50 containers refreshing.
                 if cell_len(str(new)) > table.columns[column].content_width:
-                    table.update_cell(row.key, column, new, update_width=True)
+                    table.update_cell(row.key, column, _literal(new), update_width=True)
                 else:
-                    fitting.append((row.key, column, new))
+                    fitting.append((row.key, column, _literal(new)))
         table.update_cells(fitting)
 
     def _rebuild(self, rows: list[Row]) -> None:
@@ -212,7 +212,7 @@ class EngineTable(Vertical):
         selected, index = self.selected_key, table.cursor_row
         table.clear()
         for row in rows:
-            table.add_row(*row.cells, key=row.key)
+            table.add_row(*map(_literal, row.cells), key=row.key)
         self._displayed = {row.key: row for row in rows}
         if not rows:
             return
@@ -285,3 +285,9 @@ class EngineTable(Vertical):
     def _selection_moved(self) -> None:
         # Which actions apply depends on the row (only a running container can be killed).
         self._refresh_bindings_if_changed()
+
+
+def _literal(cell: Cell) -> Text:
+    # DataTable reads a str cell as Rich markup: a command "echo [x]" would lose its "[x]"
+    # (and each redraw would parse it again).
+    return Text(cell) if isinstance(cell, str) else cell
