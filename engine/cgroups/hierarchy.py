@@ -8,6 +8,8 @@ unified (cgroup2 itself), hybrid (a tmpfs of v1 controllers plus a cgroup2 at
 from __future__ import annotations
 
 import enum
+import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +72,13 @@ def mounted_hierarchies(layout: Layout) -> list[Hierarchy]:
     """
     if layout is Layout.UNIFIED:
         return [Hierarchy(CGROUP_ROOT, "cgroup2", "")]
+    return list(_v1_hierarchies(layout, os.stat("/proc/self/ns/mnt").st_ino))
+
+
+# Per mount namespace: hierarchies are mounted at boot, and a listing asks for each
+# running container's cgroup (mountinfo read 20 times for one ps of 20 containers).
+@functools.lru_cache(maxsize=4)
+def _v1_hierarchies(layout: Layout, _mount_namespace: int) -> tuple[Hierarchy, ...]:
     found: dict[str, Hierarchy] = {}
     for mountpoint, fstype, options in _cgroup_mounts():
         if fstype == "cgroup" and options not in found:
@@ -77,7 +86,7 @@ def mounted_hierarchies(layout: Layout) -> list[Hierarchy]:
     hierarchies = list(found.values())
     if layout is Layout.HYBRID:
         hierarchies.append(Hierarchy(CGROUP_ROOT / "unified", "cgroup2", ""))
-    return hierarchies
+    return tuple(hierarchies)
 
 
 def _cgroup_mounts() -> list[tuple[Path, str, str]]:
